@@ -1,0 +1,34 @@
+//! gort-macros — `#[gort::main]` and `#[gort::test]`. This file only
+//! dispatches; the expansions live in `entry.rs`.
+
+mod entry;
+
+use proc_macro::TokenStream;
+
+/// Runs `main` as the main goroutine. The process exits when it returns, as
+/// in Go. `main` may return anything that implements `Termination`.
+///
+/// ```ignore
+/// #[gort::main]
+/// fn main() {
+///     let h = gort::go!(|| 40 + 2);
+///     println!("{}", h.join().unwrap());
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand(entry::Kind::Main, args.into(), item.into()).into()
+}
+
+/// Runs a test body as a goroutine (and fails the test if it panics).
+///
+/// ```ignore
+/// #[gort::test]
+/// fn adds() {
+///     assert_eq!(gort::go!(|| 1 + 1).join().unwrap(), 2);
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand(entry::Kind::Test, args.into(), item.into()).into()
+}

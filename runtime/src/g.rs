@@ -1,0 +1,306 @@
+//! G — a goroutine: an entry closure until it first runs, then a stackful
+//! coroutine (switch.rs) on a pooled stack (stack.rs).
+//!
+//! A G is heap-allocated once at spawn and addressed by [`GRef`], a raw pointer.
+//! Like Go's `*g`, exactly one party *owns* a G at any moment, and only the owner
+//! may run it, queue it or free it:
+//! - a run queue (a P's `runq`/`runnext`, or the global queue) while Runnable;
+//! - the M that runs it (Running, stored in that M's `cur_g`);
+//! - whoever completes its park handshake (see [`G::park_commit`] /
+//!   [`G::ready_claim`]) while Waiting;
+//! - the M that ran it to completion, which frees it (Dead).
+//!
+//! A `JoinHandle` never holds a `GRef`: it holds the result packet (join.rs), so a
+//! dead G can be freed at once.
+//!
+//! # Status edges (checked by [`G::cas_status`], Go's `casgstatus`)
+//! ```text
+//! Runnable -> Running          execute()
+//! Running  -> Runnable         yield_now / preemption (requeued by the M)
+//! Running  -> Waiting          park(): switched out, waiting for ready()
+//! Waiting  -> Runnable         ready()
+//! Running  -> Dead             the entry closure returned (or panicked)
+//! ```
+//!
+//! # Park handshake (Go's gopark/goready without an unlock callback)
+//! A G that parks first publishes itself to a waker (a wait queue, a join
+//! packet), then switches to its M. The waker may call `ready()` before the
+//! switch has finished. The `park` word settles the race with one atomic each:
+//! the M, after the switch, CASes `RUNNING -> PARKED`; the waker swaps in
+//! `NOTIFIED`. Whoever comes second owns the G and makes it runnable. So a park
+//! consumes exactly one ready, and a ready never runs a G still on its stack.
+
+use std::cell::Cell;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+use crate::debug::throw;
+use crate::switch::{GContext, GYielder};
+
+/// Goroutine ids start at 1 like Go's (main is goroutine 1 under `#[gort::main]`).
+static NEXT_GOID: AtomicU64 = AtomicU64::new(1);
+
+/// A goroutine's scheduling state (Go's `_Grunnable`, `_Grunning`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum GStatus {
+    /// On a run queue, not running.
+    Runnable = 0,
+    /// Running user code on an M.
+    Running = 1,
+    /// Parked: waiting for `ready()` (channel, join, sleep...).
+    Waiting = 2,
+    /// The entry closure has returned; the G is about to be freed.
+    Dead = 3,
+}
+
+impl GStatus {
+    fn from_u8(v: u8) -> GStatus {
+        match v {
+            0 => GStatus::Runnable,
+            1 => GStatus::Running,
+            2 => GStatus::Waiting,
+            _ => GStatus::Dead,
+        }
+    }
+
+    /// The edge table of the header.
+    fn edge_ok(from: GStatus, to: GStatus) -> bool {
+        use GStatus::*;
+        matches!(
+            (from, to),
+            (Runnable, Running)
+                | (Running, Runnable)
+                | (Running, Waiting)
+                | (Waiting, Runnable)
+                | (Running, Dead)
+        )
+    }
+}
+
+/// Park word values (see the header).
+const PARK_RUNNING: u8 = 0;
+const PARK_PARKED: u8 = 1;
+const PARK_NOTIFIED: u8 = 2;
+
+/// What a G runs: its closure before the first run, its coroutine after.
+pub(crate) enum GRun {
+    /// Not started: a closure and no stack (DESIGN.md "lazy binding").
+    Fresh(Box<dyn FnOnce() + Send + 'static>),
+    /// Started: suspended or running on its own stack.
+    Started(GContext),
+    /// Transitional: taken by the M that is running it.
+    Empty,
+}
+
+/// A goroutine descriptor. Shared fields are atomics; `run` and `yielder`
+/// belong to the G's owner (see the header) and are never touched concurrently.
+pub(crate) struct G {
+    /// Unique, never reused. Immutable.
+    pub(crate) id: u64,
+    /// GStatus as u8. Written by the owner; read by anyone (stats, dumps).
+    status: AtomicU8,
+    /// The park handshake word. AcqRel on both sides: the side that finishes the
+    /// handshake acquires the other side's writes to the G.
+    park: AtomicU8,
+    /// Optional name from `Builder::name`. Immutable.
+    pub(crate) name: Option<std::sync::Arc<str>>,
+    /// Requested stack size in bytes (rounded to pages). Immutable.
+    pub(crate) stack_size: usize,
+    /// Where `go!`/`spawn` was called. Immutable. Read by goroutine dumps.
+    #[allow(dead_code)]
+    pub(crate) created_by: &'static Location<'static>,
+    /// Owner-only: the closure or the coroutine.
+    run: std::cell::UnsafeCell<GRun>,
+    /// Owner-only, and only from the G's own stack: its corosensei yielder,
+    /// set by the coroutine body when it first runs.
+    yielder: Cell<*const GYielder>,
+}
+
+// SAFETY: the non-Sync fields (`run`, `yielder`) are touched only by the G's
+// single owner (module header), and ownership passes between threads through a
+// run queue, a lock or the AcqRel park handshake, all of which order the
+// previous owner's writes before the next owner's reads.
+unsafe impl Sync for G {}
+// SAFETY: as above; the boxed closure is `Send`, the coroutine context is Send
+// by switch.rs's argument.
+unsafe impl Send for G {}
+
+impl G {
+    /// Allocates a fresh G (Runnable, not started) for `f`.
+    pub(crate) fn new(
+        f: Box<dyn FnOnce() + Send + 'static>,
+        name: Option<std::sync::Arc<str>>,
+        stack_size: usize,
+        created_by: &'static Location<'static>,
+    ) -> GRef {
+        let g = Box::new(G {
+            // Relaxed: only uniqueness matters.
+            id: NEXT_GOID.fetch_add(1, Ordering::Relaxed),
+            status: AtomicU8::new(GStatus::Runnable as u8),
+            park: AtomicU8::new(PARK_RUNNING),
+            name,
+            stack_size,
+            created_by,
+            run: std::cell::UnsafeCell::new(GRun::Fresh(f)),
+            yielder: Cell::new(std::ptr::null()),
+        });
+        GRef(NonNull::from(Box::leak(g)))
+    }
+
+    /// The current status. Acquire: pairs with the Release in `cas_status`.
+    pub(crate) fn status(&self) -> GStatus {
+        GStatus::from_u8(self.status.load(Ordering::Acquire))
+    }
+
+    /// Moves the G along one edge of the status table; an illegal edge or a
+    /// lost race is a runtime bug and throws (Go's casgstatus).
+    pub(crate) fn cas_status(&self, from: GStatus, to: GStatus) {
+        if !GStatus::edge_ok(from, to) {
+            throw("runtime: casgstatus: illegal goroutine status transition");
+        }
+        // AcqRel: a status change hands the G over; see the header.
+        if self
+            .status
+            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            throw("runtime: casgstatus: bad goroutine status");
+        }
+    }
+
+    /// Owner-only access to the run state.
+    ///
+    /// # Safety
+    /// The caller must own the G (module header) and must not hold another
+    /// reference obtained from this method.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn run_state(&self) -> &mut GRun {
+        // SAFETY: exclusive by the caller's ownership contract.
+        unsafe { &mut *self.run.get() }
+    }
+
+    /// Records the coroutine's yielder; called once by the coroutine body.
+    pub(crate) fn set_yielder(&self, y: &GYielder) {
+        self.yielder.set(y as *const GYielder);
+    }
+
+    /// The yielder set by the coroutine body, for switching out from the G's
+    /// own stack. Null before the first run.
+    pub(crate) fn yielder(&self) -> *const GYielder {
+        self.yielder.get()
+    }
+
+    /// M side of the park handshake, after the G has switched out. Returns
+    /// true if the G is now parked (a later `ready` owns it), false if a
+    /// `ready` already came: the caller still owns it and must make it runnable.
+    pub(crate) fn park_commit(&self) -> bool {
+        // AcqRel: Release publishes the switched-out G to the waker that later
+        // swaps; Acquire (on failure, via the swap below) sees the waker's writes.
+        match self.park.compare_exchange(
+            PARK_RUNNING,
+            PARK_PARKED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => true,
+            Err(PARK_NOTIFIED) => {
+                // Relaxed: we own the G again; the next handshake starts from here.
+                self.park.store(PARK_RUNNING, Ordering::Relaxed);
+                false
+            }
+            Err(_) => throw("runtime: park_commit: bad park state"),
+        }
+    }
+
+    /// Waker side of the handshake. Returns true if the caller now owns the
+    /// parked G and must make it runnable; false if the G had not finished
+    /// switching out (its M will requeue it).
+    pub(crate) fn ready_claim(&self) -> bool {
+        // AcqRel: pairs with the CAS in park_commit.
+        match self.park.swap(PARK_NOTIFIED, Ordering::AcqRel) {
+            PARK_PARKED => {
+                // Relaxed: we own the G; the store is published by the run
+                // queue push that follows.
+                self.park.store(PARK_RUNNING, Ordering::Relaxed);
+                true
+            }
+            PARK_RUNNING => false,
+            _ => throw("runtime: goready: goroutine readied twice"),
+        }
+    }
+}
+
+/// A pointer to a live G. Copyable; ownership is the protocol of the header.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct GRef(NonNull<G>);
+
+// SAFETY: a GRef is a pointer to a Sync G; moving it between threads moves the
+// ownership token, which the header's protocol serialises.
+unsafe impl Send for GRef {}
+// SAFETY: as above; `&GRef` only reads the pointer.
+unsafe impl Sync for GRef {}
+
+impl GRef {
+    /// The G itself.
+    pub(crate) fn get(&self) -> &G {
+        // SAFETY: a G is freed only by `free`, called by the M that ran it to
+        // Dead; at that point no other GRef to it exists (run queues and
+        // waiters hold only Runnable or Waiting Gs, and a G reaches Dead only
+        // while Running). So every GRef reachable here points to a live G.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Raw pointer, for `runnext` and `cur_g`.
+    pub(crate) fn as_ptr(self) -> *mut G {
+        self.0.as_ptr()
+    }
+
+    /// Rebuilds a GRef from `as_ptr`; None for null.
+    pub(crate) fn from_ptr(p: *mut G) -> Option<GRef> {
+        NonNull::new(p).map(GRef)
+    }
+
+    /// Frees a Dead G.
+    ///
+    /// # Safety
+    /// The caller owns the G, its status is Dead, and no other GRef to it is
+    /// used afterwards.
+    pub(crate) unsafe fn free(self) {
+        debug_assert_eq!(self.get().status(), GStatus::Dead);
+        // SAFETY: the pointer came from Box::leak in G::new and, by the
+        // caller's contract, is dropped exactly once.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_edges_match_the_table() {
+        use GStatus::*;
+        assert!(GStatus::edge_ok(Runnable, Running));
+        assert!(GStatus::edge_ok(Waiting, Runnable));
+        assert!(!GStatus::edge_ok(Runnable, Waiting));
+        assert!(!GStatus::edge_ok(Dead, Running));
+        assert!(!GStatus::edge_ok(Waiting, Running));
+    }
+
+    #[test]
+    fn park_handshake_either_order() {
+        let g = G::new(Box::new(|| {}), None, 0, Location::caller());
+        // ready before the M commits: the M keeps ownership.
+        assert!(!g.get().ready_claim());
+        assert!(!g.get().park_commit());
+        // commit first: the waker takes ownership.
+        assert!(g.get().park_commit());
+        assert!(g.get().ready_claim());
+        g.get().cas_status(GStatus::Runnable, GStatus::Running);
+        g.get().cas_status(GStatus::Running, GStatus::Dead);
+        // SAFETY: we own the G, it is Dead and not used again.
+        unsafe { g.free() };
+    }
+}

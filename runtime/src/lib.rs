@@ -1,0 +1,105 @@
+//! gort-runtime — Go's runtime model for Rust: goroutines (stackful
+//! coroutines on mmap'd stacks) scheduled by the G/M/P model over a few OS
+//! threads. Most users depend on the facade crate `gort`, which re-exports
+//! this crate and the `#[gort::main]` / `#[gort::test]` macros.
+//!
+//! ```
+//! let (a, b) = (gort::go!(|| 20), gort::go!(|| 22));
+//! assert_eq!(a.join().unwrap() + b.join().unwrap(), 42);
+//! ```
+//!
+//! Where each concept lives (docs/ARCHITECTURE.md tells the whole story):
+//! G in `g.rs`, its context switch in `switch.rs`, stacks in `stack.rs`, P in
+//! `p.rs`, M in `m.rs`, the scheduler loop in `sched.rs`, waiting in
+//! `waiter.rs`, spawning and the panic policy in `spawn.rs`, joining in
+//! `join.rs`, the environment knobs in `debug.rs`.
+
+#![warn(missing_docs)]
+
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+compile_error!("gort supports Linux on x86_64 and aarch64 only");
+
+mod debug;
+mod entry;
+mod g;
+mod join;
+mod m;
+mod p;
+mod sched;
+mod spawn;
+mod stack;
+mod stats;
+mod switch;
+mod waiter;
+
+pub use debug::MAX_GOMAXPROCS;
+pub use join::JoinHandle;
+pub use spawn::{spawn, Builder};
+pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+pub use stats::{stats, Stats};
+
+/// Spawns a goroutine: Go's `go f()`. Returns a [`JoinHandle`].
+///
+/// ```
+/// let h = gort::go!(move || "hello from a goroutine");
+/// assert_eq!(h.join().unwrap(), "hello from a goroutine");
+/// ```
+#[macro_export]
+macro_rules! go {
+    ($f:expr) => {
+        $crate::spawn($f)
+    };
+}
+
+/// Yields the processor: the calling goroutine goes to the back of its P's
+/// run queue and others run (Go's `runtime.Gosched`). On a plain thread it is
+/// `std::thread::yield_now`.
+///
+/// ```
+/// gort::go!(|| gort::yield_now()).join().unwrap();
+/// ```
+pub fn yield_now() {
+    sched::gosched();
+}
+
+/// The number of live goroutines (Go's `runtime.NumGoroutine`).
+///
+/// ```
+/// let n = gort::num_goroutine();
+/// assert!(n < 1_000_000);
+/// ```
+pub fn num_goroutine() -> usize {
+    sched::sched().ngoroutine()
+}
+
+/// The current GOMAXPROCS: the number of Ps, i.e. goroutines running user code
+/// at once. Set by the `GOMAXPROCS` environment variable (a bad value gets a
+/// warning and the default), else the number of CPUs available.
+///
+/// ```
+/// assert!(gort::gomaxprocs() >= 1);
+/// ```
+pub fn gomaxprocs() -> usize {
+    sched::sched().gomaxprocs()
+}
+
+/// Sets GOMAXPROCS and returns the previous value (Go's `runtime.GOMAXPROCS(n)`).
+/// `0` only queries; values above [`MAX_GOMAXPROCS`] are clamped to it. A
+/// shrink takes effect as running goroutines reach the scheduler.
+///
+/// ```
+/// let old = gort::set_gomaxprocs(0); // query
+/// assert_eq!(old, gort::gomaxprocs());
+/// ```
+pub fn set_gomaxprocs(n: usize) -> usize {
+    sched::set_gomaxprocs(n)
+}
+
+/// Support for the `gort-macros` expansions. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::entry::{run_main, run_test};
+}

@@ -1,0 +1,147 @@
+//! M — a machine: an OS thread that runs goroutines while it holds a P.
+//!
+//! The thread's own stack is the M's scheduler stack (Go's g0): `schedule()`
+//! runs there and resumes goroutines on their own stacks (switch.rs). Ms are
+//! made on demand by `start_m` (sched.rs) and, when they find no work, park on
+//! the idle-M list (`stop_m`) to be reused — never one thread per goroutine or
+//! per call.
+//!
+//! # Two halves
+//! - [`M`], shared (`Arc`): the wake-up slot through which `start_m` hands a
+//!   parked M its next P, plus atomics other threads read (stats, sysmon).
+//! - [`MLocal`], this thread's own state, reached through a const thread-local
+//!   pointer by [`current`]: the P held, the running G, the spinning flag, the
+//!   steal RNG. Cells, so `&MLocal` is !Send: it cannot leak to another thread.
+//!   Code on a goroutine stack must call [`current`] again after any switch,
+//!   because the G may resume on another M (STYLE.md 2.6).
+//!
+//! MLocal is leaked (one per M, Ms are reused and few), so `current()` can hand
+//! out `&'static MLocal` soundly.
+
+#![forbid(unsafe_code)]
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::g::{GRef, G};
+use crate::p::P;
+
+/// Relaxed: ids only need to be unique.
+static NEXT_MID: AtomicU64 = AtomicU64::new(0);
+
+/// What `start_m` hands an M: the P to run with, and whether it starts as a
+/// spinning M (already counted in `nmspinning`).
+#[derive(Default)]
+pub(crate) struct MWake {
+    pub(crate) p: Option<&'static P>,
+    pub(crate) spinning: bool,
+    pub(crate) woken: bool,
+}
+
+/// The shared half of an M.
+pub(crate) struct M {
+    /// Unique id (Go's m.id). Immutable.
+    pub(crate) id: u64,
+    /// Set by `start_m` under this lock; consumed by the M in `wait_for_p`.
+    wake: Mutex<MWake>,
+    cv: Condvar,
+    /// The G running here, or null. Written by this M; read by others for
+    /// stats and dumps. Relaxed: a snapshot, never dereferenced by readers
+    /// that do not own the G.
+    pub(crate) cur_g: AtomicPtr<G>,
+}
+
+impl M {
+    pub(crate) fn new() -> Arc<M> {
+        Arc::new(M {
+            id: NEXT_MID.fetch_add(1, Ordering::Relaxed),
+            wake: Mutex::new(MWake::default()),
+            cv: Condvar::new(),
+            cur_g: AtomicPtr::new(std::ptr::null_mut()),
+        })
+    }
+
+    /// Hands this M its next P and wakes it (the other half of `wait_for_p`).
+    pub(crate) fn wake(&self, p: &'static P, spinning: bool) {
+        let mut w = self.wake.lock();
+        debug_assert!(!w.woken, "M woken twice");
+        *w = MWake {
+            p: Some(p),
+            spinning,
+            woken: true,
+        };
+        drop(w);
+        self.cv.notify_one();
+    }
+
+    /// Blocks this thread until `wake` hands it a P. The flag makes an early
+    /// wake (before we wait) impossible to lose.
+    pub(crate) fn wait_for_p(&self) -> (&'static P, bool) {
+        let mut w = self.wake.lock();
+        while !w.woken {
+            self.cv.wait(&mut w);
+        }
+        let MWake { p, spinning, .. } = std::mem::take(&mut *w);
+        (p.expect("woken M is given a P"), spinning)
+    }
+}
+
+/// This thread's own M state. Only this thread touches it.
+pub(crate) struct MLocal {
+    pub(crate) m: Arc<M>,
+    /// The P held, if any.
+    pub(crate) p: Cell<Option<&'static P>>,
+    /// The G running on this M (set by execute, cleared after it switches out).
+    pub(crate) cur_g: Cell<Option<GRef>>,
+    /// True while this M is spinning (counted in sched's nmspinning).
+    pub(crate) spinning: Cell<bool>,
+    /// xorshift64 state for the random steal order.
+    rng: Cell<u64>,
+}
+
+impl MLocal {
+    /// The next pseudo-random number (xorshift64).
+    pub(crate) fn fastrand(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x
+    }
+}
+
+thread_local! {
+    /// This thread's MLocal, or None on a thread that is not an M.
+    static CUR_M: Cell<Option<&'static MLocal>> = const { Cell::new(None) };
+}
+
+/// Makes this thread an M. Called once at the top of the M's thread.
+pub(crate) fn bind(m: Arc<M>) -> &'static MLocal {
+    let seed =
+        0x9E37_79B9_7F4A_7C15u64 ^ (m.id.wrapping_add(1)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let ml: &'static MLocal = Box::leak(Box::new(MLocal {
+        m,
+        p: Cell::new(None),
+        cur_g: Cell::new(None),
+        spinning: Cell::new(false),
+        rng: Cell::new(seed | 1),
+    }));
+    CUR_M.with(|c| c.set(Some(ml)));
+    ml
+}
+
+/// This thread's M, or None on a plain thread. Never inlined, and must be
+/// called again after any switch (module header).
+#[inline(never)]
+pub(crate) fn current() -> Option<&'static MLocal> {
+    CUR_M.with(|c| c.get())
+}
+
+/// The G running on this thread, if this thread is an M running one.
+pub(crate) fn current_g() -> Option<GRef> {
+    current().and_then(|ml| ml.cur_g.get())
+}

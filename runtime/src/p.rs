@@ -1,0 +1,312 @@
+//! P — a processor: the right to run goroutines. An M must hold a P to run a G
+//! (life cycle in sched.rs). There are GOMAXPROCS of them. Each P owns a FIFO
+//! local run queue (crossbeam-deque `Worker`) plus a `runnext` slot: a G readied
+//! or spawned by the running G goes to `runnext` and runs next, inheriting the
+//! time slice, so that send/recv and spawn/join pairs run back to back.
+//!
+//! # Ownership
+//! A P is held by at most one M at a time; holding it is a logical token passed
+//! through the idle-P list or an M's wake-up slot (sched.rs, m.rs), both under a
+//! lock, which orders the previous holder's writes before the next one's reads.
+//! - `runq` push/pop and `stack_cache`: only the holder. Steal: any M, via
+//!   `stealer` (lock-free, crossbeam's Chase-Lev deque).
+//! - `runnext`: only the holder stores a G; the holder or a thief takes it (swap).
+//! - `schedtick`, `status`: written by the holder, read by anyone (Relaxed;
+//!   sysmon and stats only look).
+//!
+//! The local queue is bounded at 256 as in Go (crossbeam's Worker is not, so we
+//! check its length): a full queue moves its older half plus the new G to the
+//! global queue (Go's runqputslow). Thieves take half, at most 128.
+//!
+//! # Go names
+//! runqput -> [`P::runq_put`], runqget -> [`P::runq_get`], runqsteal ->
+//! [`P::runq_steal`], runqempty -> [`P::runq_empty`].
+//!
+//! # Rejected
+//! A single global queue: every spawn would contend on one lock (proc.go header).
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+use crossbeam_deque::{Steal, Stealer, Worker};
+
+use crate::g::{GRef, G};
+use crate::stack::{self, GStack};
+
+/// Go's local run queue capacity.
+pub(crate) const LOCAL_RUNQ_CAP: usize = 256;
+/// At most this many Gs move in one steal (half a full queue).
+const STEAL_MAX: usize = LOCAL_RUNQ_CAP / 2;
+/// Stacks of the default size cached per P before spilling to the global pool.
+const STACK_CACHE_MAX: usize = 64;
+/// How many stacks a P takes from the global pool at once.
+const STACK_CACHE_REFILL: usize = 16;
+
+/// Where `runq_put` places a G.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// The `runnext` slot: runs next, inheriting the time slice.
+    Next,
+    /// The tail of the local queue.
+    Tail,
+}
+
+/// A P's status (Go's `_Pidle`, `_Prunning`, `_Pdead`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum PStatus {
+    /// On the idle list.
+    Idle = 0,
+    /// Held by an M.
+    Running = 1,
+    /// Beyond GOMAXPROCS after a shrink; its queues are empty.
+    Dead = 2,
+}
+
+/// A processor. Lives for the whole process (allocated once, never freed).
+pub(crate) struct P {
+    /// Index in `allp`. Immutable.
+    pub(crate) id: usize,
+    /// Holder only (push/pop).
+    runq: Worker<GRef>,
+    /// Any thread.
+    stealer: Stealer<GRef>,
+    /// Holder stores; holder or thief swaps out. AcqRel swaps publish the G.
+    runnext: AtomicPtr<G>,
+    /// Incremented by the holder on each new time slice. Relaxed everywhere:
+    /// read by sysmon/stats, which only compare values.
+    pub(crate) schedtick: AtomicU32,
+    /// PStatus as u8; written under the sched lock or by the holder. Relaxed:
+    /// informational (the lock/handoff orders the real transfer).
+    status: AtomicU8,
+    /// Gs this P has executed (stats). Relaxed: statistics only.
+    pub(crate) ran: AtomicU64,
+    /// Holder only: cached stacks of the default size.
+    stack_cache: RefCell<Vec<GStack>>,
+}
+
+// SAFETY: the non-Sync fields (`runq`'s Worker, `stack_cache`) are used only by
+// the M holding this P (module header); the hold passes between threads under
+// a lock, which orders the accesses.
+unsafe impl Sync for P {}
+
+impl P {
+    /// A new, idle P.
+    pub(crate) fn new(id: usize) -> P {
+        let runq = Worker::new_fifo();
+        let stealer = runq.stealer();
+        P {
+            id,
+            runq,
+            stealer,
+            runnext: AtomicPtr::new(std::ptr::null_mut()),
+            schedtick: AtomicU32::new(0),
+            status: AtomicU8::new(PStatus::Idle as u8),
+            ran: AtomicU64::new(0),
+            stack_cache: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn status(&self) -> PStatus {
+        // Relaxed: see the field.
+        match self.status.load(Ordering::Relaxed) {
+            0 => PStatus::Idle,
+            1 => PStatus::Running,
+            _ => PStatus::Dead,
+        }
+    }
+
+    pub(crate) fn set_status(&self, s: PStatus) {
+        // Relaxed: see the field.
+        self.status.store(s as u8, Ordering::Relaxed);
+    }
+
+    /// Puts `g` on this P (holder only). `Slot::Next` kicks any previous
+    /// `runnext` G to the tail. Returns Gs that overflowed (older half of a
+    /// full queue, plus the G being put): the caller moves them to the global
+    /// queue (Go's runqputslow).
+    #[doc(alias = "runqput")]
+    pub(crate) fn runq_put(&self, g: GRef, slot: Slot) -> Option<Vec<GRef>> {
+        let g = match slot {
+            Slot::Next => {
+                // AcqRel: Release publishes `g` to a thief's swap; Acquire
+                // takes back ownership of the previous occupant.
+                let old = self.runnext.swap(g.as_ptr(), Ordering::AcqRel);
+                match GRef::from_ptr(old) {
+                    Some(old) => old,
+                    None => return None,
+                }
+            }
+            Slot::Tail => g,
+        };
+        if self.runq.len() < LOCAL_RUNQ_CAP {
+            self.runq.push(g);
+            return None;
+        }
+        let mut batch = Vec::with_capacity(LOCAL_RUNQ_CAP / 2 + 1);
+        while batch.len() < LOCAL_RUNQ_CAP / 2 {
+            match self.runq.pop() {
+                Some(x) => batch.push(x),
+                None => break,
+            }
+        }
+        batch.push(g);
+        Some(batch)
+    }
+
+    /// Takes the next G to run (holder only): `runnext` first, then the queue.
+    /// The bool is true when the G came from `runnext` and inherits the time
+    /// slice (Go's inheritTime).
+    #[doc(alias = "runqget")]
+    pub(crate) fn runq_get(&self) -> Option<(GRef, bool)> {
+        // Relaxed pre-check avoids a write on the common empty case; the swap
+        // (AcqRel, pairs with runq_put) takes ownership.
+        if !self.runnext.load(Ordering::Relaxed).is_null() {
+            let g = self.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
+            if let Some(g) = GRef::from_ptr(g) {
+                return Some((g, true));
+            }
+        }
+        self.runq.pop().map(|g| (g, false))
+    }
+
+    /// Pushes a batch taken from the global queue (holder only); the caller
+    /// keeps the batch within the capacity.
+    pub(crate) fn runq_push_batch(&self, gs: impl IntoIterator<Item = GRef>) {
+        for g in gs {
+            self.runq.push(g);
+        }
+    }
+
+    /// Free slots in the local queue (holder only).
+    pub(crate) fn runq_free(&self) -> usize {
+        LOCAL_RUNQ_CAP.saturating_sub(self.runq.len())
+    }
+
+    /// Steals about half of `victim`'s queue into this P (the caller holds
+    /// this P) and returns one G to run. If the queue is empty and
+    /// `take_runnext`, takes the victim's `runnext` instead.
+    #[doc(alias = "runqsteal")]
+    pub(crate) fn runq_steal(&self, victim: &P, take_runnext: bool) -> Option<GRef> {
+        loop {
+            match victim
+                .stealer
+                .steal_batch_with_limit_and_pop(&self.runq, STEAL_MAX)
+            {
+                Steal::Success(g) => return Some(g),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        if take_runnext && !victim.runnext.load(Ordering::Relaxed).is_null() {
+            // AcqRel: pairs with the victim's runq_put; we take ownership.
+            let g = victim.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
+            return GRef::from_ptr(g);
+        }
+        None
+    }
+
+    /// True if this P has no queued G (any thread; a snapshot).
+    #[doc(alias = "runqempty")]
+    pub(crate) fn runq_empty(&self) -> bool {
+        // Relaxed/snapshot: callers that need a StoreLoad order issue their own
+        // SeqCst fence first (see sched.rs, spinning protocol).
+        self.stealer.is_empty() && self.runnext.load(Ordering::Relaxed).is_null()
+    }
+
+    /// Number of queued Gs (any thread; a snapshot), runnext included.
+    #[allow(dead_code)] // read by tests now, by schedtrace later
+    pub(crate) fn runq_len(&self) -> usize {
+        self.stealer.len() + usize::from(!self.runnext.load(Ordering::Relaxed).is_null())
+    }
+
+    /// A stack of `size` bytes (holder only): from this P's cache for the
+    /// default size, else from the global pool (stack.rs).
+    pub(crate) fn stack_get(&self, size: usize, default_size: usize) -> std::io::Result<GStack> {
+        if size != default_size {
+            let mut v = Vec::with_capacity(1);
+            stack::stack_alloc_batch(size, 1, &mut v)?;
+            return Ok(v.pop().expect("stack_alloc_batch returns at least one"));
+        }
+        let mut cache = self.stack_cache.borrow_mut();
+        if cache.is_empty() {
+            stack::stack_alloc_batch(size, STACK_CACHE_REFILL, &mut cache)?;
+        }
+        Ok(cache.pop().expect("refilled above"))
+    }
+
+    /// Returns a stack (holder only); spills half the cache when it is full.
+    pub(crate) fn stack_put(&self, s: GStack, default_size: usize) {
+        if s.size() != default_size {
+            stack::stack_free_batch([s]);
+            return;
+        }
+        let mut cache = self.stack_cache.borrow_mut();
+        cache.push(s);
+        if cache.len() > STACK_CACHE_MAX {
+            let keep = STACK_CACHE_MAX / 2;
+            stack::stack_free_batch(cache.drain(keep..));
+        }
+    }
+
+    /// Empties this P's queues and caches into `out` and the global stack
+    /// pool (holder only), when the P is destroyed by a GOMAXPROCS shrink.
+    pub(crate) fn drain_all(&self, out: &mut Vec<GRef>) {
+        while let Some((g, _)) = self.runq_get() {
+            out.push(g);
+        }
+        stack::stack_free_batch(self.stack_cache.borrow_mut().drain(..));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::Location;
+
+    fn g() -> GRef {
+        G::new(Box::new(|| {}), None, 0, Location::caller())
+    }
+
+    #[test]
+    fn runnext_runs_first_and_kicks_to_tail() {
+        let p = P::new(0);
+        let (a, b, c) = (g(), g(), g());
+        assert!(p.runq_put(a, Slot::Tail).is_none());
+        assert!(p.runq_put(b, Slot::Next).is_none());
+        assert!(p.runq_put(c, Slot::Next).is_none()); // b kicked to tail
+        assert_eq!(p.runq_get(), Some((c, true)));
+        assert_eq!(p.runq_get(), Some((a, false)));
+        assert_eq!(p.runq_get(), Some((b, false)));
+        assert_eq!(p.runq_get(), None);
+        assert!(p.runq_empty());
+    }
+
+    #[test]
+    fn full_queue_overflows_half_plus_one() {
+        let p = P::new(0);
+        let gs: Vec<GRef> = (0..LOCAL_RUNQ_CAP + 1).map(|_| g()).collect();
+        for x in &gs[..LOCAL_RUNQ_CAP] {
+            assert!(p.runq_put(*x, Slot::Tail).is_none());
+        }
+        let spilled = p
+            .runq_put(gs[LOCAL_RUNQ_CAP], Slot::Tail)
+            .expect("overflow");
+        assert_eq!(spilled.len(), LOCAL_RUNQ_CAP / 2 + 1);
+        assert_eq!(spilled[0], gs[0]); // the older half goes
+        assert_eq!(p.runq_len(), LOCAL_RUNQ_CAP / 2);
+    }
+
+    #[test]
+    fn steal_takes_about_half() {
+        let (victim, thief) = (P::new(0), P::new(1));
+        for _ in 0..100 {
+            victim.runq_put(g(), Slot::Tail);
+        }
+        let got = thief.runq_steal(&victim, false).expect("stole one");
+        let _ = got;
+        let moved = thief.runq_len() + 1;
+        assert!((40..=60).contains(&moved), "moved {moved}");
+        assert_eq!(victim.runq_len() + moved, 100);
+    }
+}

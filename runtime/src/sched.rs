@@ -1,0 +1,685 @@
+//! sched — the global scheduler and its loop: `schedule`, `find_runnable`,
+//! `execute`, the global run queue, idle Ps and Ms, spinning and `wake_p`,
+//! and `park`/`ready`. Go's proc.go, in the same words.
+//!
+//! # The runtime starts lazily
+//! One `static SCHED: OnceLock<Sched>`, initialised by the first call that
+//! needs it (spawn, `gomaxprocs()`, `#[gort::main]`), as Go always has one.
+//! All Ps start idle; the first runnable G wakes the first M.
+//!
+//! # The loop (each M, on its own thread stack = Go's g0)
+//! `schedule` = `find_runnable` then `execute`, forever. `find_runnable`:
+//! 1. every 61st schedtick, one G from the global queue first (fairness: two
+//!    Gs re-readying each other locally cannot starve it);
+//! 2. the P's `runnext`, then its local queue;
+//! 3. the global queue (a batch: len/GOMAXPROCS + 1, into the local queue);
+//! 4. steal: if this M is spinning or fewer than half the busy Ps have a
+//!    spinning M, become spinning and try 4 rounds over all Ps in random order,
+//!    taking half a victim's queue (its runnext too in the last round);
+//! 5. give up: under the sched lock re-check the global queue, put the P on
+//!    the idle list; stop spinning and re-check every queue; park the M on the
+//!    idle-M list until `start_m` hands it a P.
+//!
+//! # Spinning and wake_p (the protocol that must not lose a wake-up)
+//! A spinning M is one looking for work with a P in hand. `wake_p` (called after
+//! making a G runnable) starts one spinning M if there is an idle P and nobody
+//! spins. A spinning M that finds work stops spinning and, if it was the last
+//! one, calls `wake_p` so parallelism ramps up. A spinning M that gives up
+//! first decrements `nmspinning`, then (SeqCst, a StoreLoad barrier) re-checks
+//! every queue. The submitter pushes, then (SeqCst) reads `nmspinning` in
+//! `wake_p`. So either the submitter sees no spinner and wakes one, or the
+//! giving-up spinner sees the work: no G is left behind with an idle P.
+//! The global queue and the idle-P list share one lock, so a G put there while
+//! an M is parking its P is seen by one side.
+//!
+//! # Ownership of a G across these steps
+//! See g.rs: queues own runnable Gs, the M owns the G it runs, the park
+//! handshake hands a waiting G to whoever readies it.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+
+use crate::debug::{throw, Config, MAX_GOMAXPROCS};
+use crate::g::{GRef, GRun, GStatus};
+use crate::m::{self, MLocal, M};
+use crate::p::{PStatus, Slot, P};
+use crate::switch::{self, GContext, Switch};
+
+/// Go's fairness tick: every 61st schedtick the global queue goes first.
+pub(crate) const GLOBAL_RUNQ_FAIRNESS_TICK: u32 = 61;
+/// Go's stealTries: rounds over all Ps before a spinning M gives up.
+const STEAL_TRIES: usize = 4;
+
+/// The global scheduler state.
+pub(crate) struct Sched {
+    pub(crate) cfg: Config,
+    /// Every P ever created, by id; entries are set once (grow) and never
+    /// removed (a shrink marks them Dead).
+    allp: &'static [OnceLock<P>],
+    /// Number of initialised entries of `allp`. SeqCst with gomaxprocs.
+    allp_len: AtomicUsize,
+    /// Current GOMAXPROCS. Written under `lock`.
+    gomaxprocs: AtomicUsize,
+    /// Go's sched.lock: the global queue and the idle lists.
+    lock: Mutex<Locked>,
+    /// Length of the global queue, readable without the lock (a hint; the
+    /// lock holder re-checks). SeqCst: part of the spinning protocol.
+    glob_len: AtomicUsize,
+    /// Idle Ps. Written under `lock`; SeqCst reads in wake_p (protocol).
+    npidle: AtomicUsize,
+    /// Spinning Ms. SeqCst: the StoreLoad pair of the header.
+    nmspinning: AtomicUsize,
+    /// Idle (parked) Ms; written under `lock`. Relaxed reads: stats.
+    nmidle: AtomicUsize,
+    /// Ms ever created. Relaxed: stats.
+    mcount: AtomicUsize,
+    /// Live goroutines (spawned, not yet dead). Relaxed: stats and
+    /// num_goroutine, a snapshot as in Go.
+    ngoroutine: AtomicUsize,
+    /// Counters, Relaxed: statistics only.
+    pub(crate) steals: AtomicU64,
+    pub(crate) global_takes: AtomicU64,
+    pub(crate) spawned: AtomicU64,
+}
+
+/// State under `Sched::lock`.
+struct Locked {
+    glob: VecDeque<GRef>,
+    pidle: Vec<&'static P>,
+    midle: Vec<Arc<M>>,
+}
+
+static SCHED: OnceLock<Sched> = OnceLock::new();
+
+/// The scheduler, started on first use.
+pub(crate) fn sched() -> &'static Sched {
+    SCHED.get_or_init(|| {
+        crate::spawn::install_panic_hook();
+        Sched::new(Config::from_env())
+    })
+}
+
+impl Sched {
+    fn new(cfg: Config) -> Sched {
+        let n = cfg.gomaxprocs;
+        // Leaked: Ps live for the whole process, so `&'static P` can be handed out.
+        let allp: &'static [OnceLock<P>] =
+            Box::leak((0..MAX_GOMAXPROCS).map(|_| OnceLock::new()).collect());
+        Sched {
+            cfg,
+            allp,
+            allp_len: AtomicUsize::new(0),
+            gomaxprocs: AtomicUsize::new(0),
+            lock: Mutex::new(Locked {
+                glob: VecDeque::new(),
+                pidle: Vec::new(),
+                midle: Vec::new(),
+            }),
+            glob_len: AtomicUsize::new(0),
+            npidle: AtomicUsize::new(0),
+            nmspinning: AtomicUsize::new(0),
+            nmidle: AtomicUsize::new(0),
+            mcount: AtomicUsize::new(0),
+            ngoroutine: AtomicUsize::new(0),
+            steals: AtomicU64::new(0),
+            global_takes: AtomicU64::new(0),
+            spawned: AtomicU64::new(0),
+        }
+        .with_procs(n)
+    }
+
+    fn with_procs(self, n: usize) -> Sched {
+        let mut l = self.lock.lock();
+        self.resize_locked(&mut l, n);
+        drop(l);
+        self
+    }
+
+    /// Grows or shrinks the P set to `n` (caller holds the lock). New Ps go on
+    /// the idle list; idle Ps beyond `n` become Dead; running ones beyond `n`
+    /// are retired by their M at its next `find_runnable`.
+    fn resize_locked(&self, l: &mut Locked, n: usize) {
+        let len = self.allp_len.load(Ordering::SeqCst);
+        for id in 0..n {
+            let p = self.allp[id].get_or_init(|| P::new(id));
+            if id >= len || p.status() == PStatus::Dead {
+                // A Dead P was drained; it may still be on no list.
+                if !l.pidle.iter().any(|q| q.id == id) && p.status() != PStatus::Running {
+                    p.set_status(PStatus::Idle);
+                    l.pidle.push(self.p_static(id));
+                }
+            }
+        }
+        if n > len {
+            self.allp_len.store(n, Ordering::SeqCst);
+        }
+        l.pidle.retain(|p| {
+            if p.id >= n {
+                p.set_status(PStatus::Dead);
+                false
+            } else {
+                true
+            }
+        });
+        self.npidle.store(l.pidle.len(), Ordering::SeqCst);
+        self.gomaxprocs.store(n, Ordering::SeqCst);
+    }
+
+    fn p_static(&self, id: usize) -> &'static P {
+        self.allp[id].get().expect("P initialised")
+    }
+
+    /// Current GOMAXPROCS.
+    pub(crate) fn gomaxprocs(&self) -> usize {
+        self.gomaxprocs.load(Ordering::SeqCst)
+    }
+
+    /// Live goroutines.
+    pub(crate) fn ngoroutine(&self) -> usize {
+        // Relaxed: see the field.
+        self.ngoroutine.load(Ordering::Relaxed)
+    }
+
+    /// A snapshot of the counters, for `stats()`.
+    pub(crate) fn snapshot(&self) -> crate::stats::Stats {
+        let len = self.allp_len.load(Ordering::SeqCst);
+        let ran = (0..len)
+            .map(|id| {
+                self.allp[id]
+                    .get()
+                    .map_or(0, |p| p.ran.load(Ordering::Relaxed))
+            })
+            .collect();
+        // Relaxed loads below: statistics only.
+        crate::stats::Stats {
+            goroutines: self.ngoroutine(),
+            gomaxprocs: self.gomaxprocs(),
+            idle_procs: self.npidle.load(Ordering::Relaxed),
+            threads: self.mcount.load(Ordering::Relaxed),
+            idle_threads: self.nmidle.load(Ordering::Relaxed),
+            spinning_threads: self.nmspinning.load(Ordering::Relaxed),
+            global_runq: self.glob_len.load(Ordering::Relaxed),
+            steals: self.steals.load(Ordering::Relaxed),
+            global_takes: self.global_takes.load(Ordering::Relaxed),
+            spawned: self.spawned.load(Ordering::Relaxed),
+            ran_per_p: ran,
+        }
+    }
+}
+
+/// Changes GOMAXPROCS; returns the previous value. 0 only queries; values
+/// above the maximum are clamped to it (Go's runtime.GOMAXPROCS).
+pub(crate) fn set_gomaxprocs(n: usize) -> usize {
+    let s = sched();
+    let old = s.gomaxprocs();
+    if n == 0 || n == old {
+        return old;
+    }
+    let n = n.min(MAX_GOMAXPROCS);
+    let mut l = s.lock.lock();
+    s.resize_locked(&mut l, n);
+    drop(l);
+    for _ in old..n {
+        wake_p();
+    }
+    old
+}
+
+// ---------------------------------------------------------------------------
+// Making Gs runnable.
+
+/// Queues a new G (Go's newproc tail): into this P's runnext when called from
+/// a goroutine, else into the global queue; then wake_p.
+pub(crate) fn new_g_ready(g: GRef) {
+    let s = sched();
+    // Relaxed: statistics / snapshot counters.
+    s.ngoroutine.fetch_add(1, Ordering::Relaxed);
+    s.spawned.fetch_add(1, Ordering::Relaxed);
+    runq_put_here(g, Slot::Next);
+    wake_p();
+}
+
+/// Puts a runnable G on this M's P if it has one, else the global queue.
+fn runq_put_here(g: GRef, slot: Slot) {
+    match m::current().and_then(|ml| ml.p.get()) {
+        Some(p) => {
+            if let Some(batch) = p.runq_put(g, slot) {
+                glob_runq_put_batch(batch);
+            }
+        }
+        None => glob_runq_put_batch([g]),
+    }
+}
+
+/// Go's goready: makes a parked G runnable (in this P's runnext when called
+/// from a goroutine, so the pair runs back to back) and wakes a P.
+#[doc(alias = "goready")]
+pub(crate) fn ready(g: GRef) {
+    if !g.get().ready_claim() {
+        // The G has not finished switching out; its M requeues it.
+        return;
+    }
+    g.get().cas_status(GStatus::Waiting, GStatus::Runnable);
+    runq_put_here(g, Slot::Next);
+    wake_p();
+}
+
+/// Go's gopark: parks the running G until someone calls `ready` on it. Must
+/// be called on a goroutine. Consumes exactly one `ready` (g.rs handshake);
+/// the caller re-checks its condition after it returns.
+#[doc(alias = "gopark")]
+pub(crate) fn park() {
+    let g = m::current_g().unwrap_or_else(|| throw("runtime: park outside a goroutine"));
+    switch::switch_to_m(g, Switch::Park);
+}
+
+/// Go's Gosched: the running G goes to the back of its P's queue.
+pub(crate) fn gosched() {
+    match m::current_g() {
+        Some(g) => switch::switch_to_m(g, Switch::Yield),
+        None => std::thread::yield_now(),
+    }
+}
+
+/// Go's globrunqputbatch.
+fn glob_runq_put_batch(gs: impl IntoIterator<Item = GRef>) {
+    let s = sched();
+    let mut l = s.lock.lock();
+    l.glob.extend(gs);
+    s.glob_len.store(l.glob.len(), Ordering::SeqCst);
+}
+
+/// Go's globrunqget: takes a fair share of the global queue (len/GOMAXPROCS
+/// + 1, at most `max` if non-zero, at most half a local queue) into `p`'s
+/// local queue and returns the first.
+#[doc(alias = "globrunqget")]
+fn glob_runq_get(p: &P, max: usize) -> Option<GRef> {
+    let s = sched();
+    if s.glob_len.load(Ordering::SeqCst) == 0 {
+        return None;
+    }
+    let mut l = s.lock.lock();
+    glob_runq_get_locked(s, &mut l, p, max)
+}
+
+fn glob_runq_get_locked(s: &Sched, l: &mut Locked, p: &P, max: usize) -> Option<GRef> {
+    let len = l.glob.len();
+    if len == 0 {
+        return None;
+    }
+    let mut n = len.min(len / s.gomaxprocs().max(1) + 1);
+    if max > 0 {
+        n = n.min(max);
+    }
+    n = n.min(p.runq_free() / 2 + 1).max(1);
+    let first = l.glob.pop_front();
+    p.runq_push_batch(l.glob.drain(..n - 1));
+    s.glob_len.store(l.glob.len(), Ordering::SeqCst);
+    // Relaxed: statistics only.
+    s.global_takes.fetch_add(1, Ordering::Relaxed);
+    first
+}
+
+// ---------------------------------------------------------------------------
+// Ms: start, stop, spin.
+
+/// Go's wakep: if a P is idle and nobody spins, start a spinning M for it.
+#[doc(alias = "wakep")]
+pub(crate) fn wake_p() {
+    let s = sched();
+    // SeqCst: the submitter's half of the StoreLoad pair (header).
+    if s.npidle.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    if s.nmspinning.load(Ordering::SeqCst) != 0
+        || s.nmspinning
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+    {
+        return;
+    }
+    start_m(true);
+}
+
+/// Go's startm: takes an idle P and runs it on an idle M or a new one. With
+/// `spinning`, the caller has already counted the new M in nmspinning.
+#[doc(alias = "startm")]
+fn start_m(spinning: bool) {
+    let s = sched();
+    let mut l = s.lock.lock();
+    let Some(p) = pidle_get(s, &mut l) else {
+        drop(l);
+        if spinning {
+            // No P after all: undo the count (Go's startm does the same).
+            s.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        }
+        return;
+    };
+    let m = l.midle.pop();
+    if m.is_some() {
+        s.nmidle.fetch_sub(1, Ordering::Relaxed);
+    }
+    drop(l);
+    match m {
+        Some(m) => m.wake(p, spinning),
+        None => new_m(p, spinning),
+    }
+}
+
+/// Go's newm: a new OS thread that starts with `p`.
+fn new_m(p: &'static P, spinning: bool) {
+    let s = sched();
+    let m = M::new();
+    m.wake(p, spinning);
+    // Relaxed: statistics only.
+    s.mcount.fetch_add(1, Ordering::Relaxed);
+    let name = format!("gort-m{}", m.id);
+    let r = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || mstart(m));
+    if let Err(e) = r {
+        crate::debug::warn(&format!("runtime: failed to create new OS thread: {e}"));
+        throw("runtime: cannot create an M");
+    }
+}
+
+/// The body of every M's thread.
+fn mstart(m: Arc<M>) {
+    let ml = m::bind(m);
+    let (p, spinning) = ml.m.wait_for_p();
+    acquire_p(ml, p);
+    ml.spinning.set(spinning);
+    schedule(ml)
+}
+
+/// Go's acquirep: this M now holds `p`.
+fn acquire_p(ml: &MLocal, p: &'static P) {
+    p.set_status(PStatus::Running);
+    ml.p.set(Some(p));
+}
+
+/// Go's pidleget (caller holds the lock).
+fn pidle_get(s: &Sched, l: &mut Locked) -> Option<&'static P> {
+    let p = l.pidle.pop()?;
+    s.npidle.store(l.pidle.len(), Ordering::SeqCst);
+    Some(p)
+}
+
+/// Go's releasep + pidleput (caller holds the lock).
+fn pidle_put(s: &Sched, l: &mut Locked, ml: &MLocal) {
+    let p = ml.p.take().expect("release_p without a P");
+    p.set_status(PStatus::Idle);
+    l.pidle.push(p);
+    s.npidle.store(l.pidle.len(), Ordering::SeqCst);
+}
+
+/// Go's stopm: parks this M (it holds no P) until `start_m` hands it one.
+#[doc(alias = "stopm")]
+fn stop_m(ml: &MLocal) {
+    let s = sched();
+    let mut l = s.lock.lock();
+    l.midle.push(ml.m.clone());
+    s.nmidle.fetch_add(1, Ordering::Relaxed);
+    drop(l);
+    let (p, spinning) = ml.m.wait_for_p();
+    acquire_p(ml, p);
+    ml.spinning.set(spinning);
+}
+
+/// Go's resetspinning: this M found work; stop spinning and, if it was the
+/// last spinner, start another so more Ps join in.
+fn reset_spinning(ml: &MLocal) {
+    if !ml.spinning.replace(false) {
+        return;
+    }
+    let s = sched();
+    if s.nmspinning.fetch_sub(1, Ordering::SeqCst) == 0 {
+        throw("runtime: negative nmspinning");
+    }
+    wake_p();
+}
+
+// ---------------------------------------------------------------------------
+// The loop.
+
+/// Go's schedule: find a G, run it, forever.
+fn schedule(ml: &'static MLocal) -> ! {
+    loop {
+        let (g, inherit) = find_runnable(ml);
+        if ml.spinning.get() {
+            reset_spinning(ml);
+        }
+        execute(ml, g, inherit);
+    }
+}
+
+/// Go's findRunnable (steps in the header). Returns holding a P.
+#[doc(alias = "findRunnable")]
+fn find_runnable(ml: &'static MLocal) -> (GRef, bool) {
+    let s = sched();
+    loop {
+        let p =
+            ml.p.get()
+                .unwrap_or_else(|| throw("runtime: find_runnable without a P"));
+        if p.id >= s.gomaxprocs() {
+            retire_p(ml);
+            stop_m(ml);
+            continue;
+        }
+        // 1. fairness
+        if p.schedtick.load(Ordering::Relaxed) % GLOBAL_RUNQ_FAIRNESS_TICK == 0 {
+            if let Some(g) = glob_runq_get(p, 1) {
+                return (g, false);
+            }
+        }
+        // 2. local
+        if let Some(x) = p.runq_get() {
+            return x;
+        }
+        // 3. global
+        if let Some(g) = glob_runq_get(p, 0) {
+            return (g, false);
+        }
+        // 4. steal
+        let procs = s.gomaxprocs();
+        let busy = procs.saturating_sub(s.npidle.load(Ordering::SeqCst));
+        if ml.spinning.get() || 2 * s.nmspinning.load(Ordering::SeqCst) < busy {
+            if !ml.spinning.replace(true) {
+                s.nmspinning.fetch_add(1, Ordering::SeqCst);
+            }
+            if let Some(g) = steal_work(ml, p) {
+                return (g, false);
+            }
+        }
+        // 5. give up the P
+        let mut l = s.lock.lock();
+        if let Some(g) = glob_runq_get_locked(s, &mut l, p, 0) {
+            return (g, false);
+        }
+        pidle_put(s, &mut l, ml);
+        drop(l);
+        if ml.spinning.replace(false) {
+            // SeqCst decrement, then re-check every queue: the spinner's half
+            // of the StoreLoad pair (header).
+            s.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if work_anywhere(s) {
+                let mut l = s.lock.lock();
+                if let Some(p) = pidle_get(s, &mut l) {
+                    drop(l);
+                    acquire_p(ml, p);
+                    ml.spinning.set(true);
+                    s.nmspinning.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+            }
+        }
+        stop_m(ml);
+    }
+}
+
+/// True if any queue holds a G (a snapshot, after a SeqCst fence).
+fn work_anywhere(s: &Sched) -> bool {
+    if s.glob_len.load(Ordering::SeqCst) != 0 {
+        return true;
+    }
+    let len = s.allp_len.load(Ordering::SeqCst);
+    (0..len).any(|id| s.allp[id].get().is_some_and(|p| !p.runq_empty()))
+}
+
+/// Go's stealWork: up to STEAL_TRIES rounds over every other P in a random
+/// order (random start, random stride coprime with the count).
+#[doc(alias = "stealWork")]
+fn steal_work(ml: &MLocal, me: &P) -> Option<GRef> {
+    let s = sched();
+    let n = s.gomaxprocs().min(s.allp_len.load(Ordering::SeqCst));
+    if n <= 1 {
+        return None;
+    }
+    for round in 0..STEAL_TRIES {
+        let last = round == STEAL_TRIES - 1;
+        let start = (ml.fastrand() % n as u64) as usize;
+        let stride = coprime_stride(n, ml.fastrand());
+        for i in 0..n {
+            let id = (start + i * stride) % n;
+            if id == me.id {
+                continue;
+            }
+            let Some(victim) = s.allp[id].get() else {
+                continue;
+            };
+            if let Some(g) = me.runq_steal(victim, last) {
+                // Relaxed: statistics only.
+                s.steals.fetch_add(1, Ordering::Relaxed);
+                return Some(g);
+            }
+        }
+        if s.glob_len.load(Ordering::SeqCst) != 0 {
+            if let Some(g) = glob_runq_get(me, 0) {
+                return Some(g);
+            }
+        }
+    }
+    None
+}
+
+/// A stride in 1..n coprime with n, chosen by `r` (Go's randomOrder).
+fn coprime_stride(n: usize, r: u64) -> usize {
+    fn gcd(a: usize, b: usize) -> usize {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let mut k = (r % n as u64) as usize;
+    for _ in 0..n {
+        k = k % (n - 1) + 1;
+        if gcd(k, n) == 1 {
+            return k;
+        }
+        k += 1;
+    }
+    1
+}
+
+/// A P beyond GOMAXPROCS after a shrink: move its Gs to the global queue and
+/// mark it Dead; this M then parks.
+fn retire_p(ml: &MLocal) {
+    let s = sched();
+    let p = ml.p.take().expect("retire_p with a P");
+    let mut gs = Vec::new();
+    p.drain_all(&mut gs);
+    p.set_status(PStatus::Dead);
+    if ml.spinning.replace(false) {
+        s.nmspinning.fetch_sub(1, Ordering::SeqCst);
+    }
+    if !gs.is_empty() {
+        glob_runq_put_batch(gs);
+        wake_p();
+    }
+}
+
+/// Go's execute: runs `g` on this M until it switches out, then files it by
+/// the reason it gave. `inherit`: it keeps the current time slice.
+fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
+    let s = sched();
+    let p =
+        ml.p.get()
+            .unwrap_or_else(|| throw("runtime: execute without a P"));
+    if !inherit {
+        // Relaxed: see P::schedtick.
+        p.schedtick.fetch_add(1, Ordering::Relaxed);
+    }
+    p.ran.fetch_add(1, Ordering::Relaxed);
+    g.get().cas_status(GStatus::Runnable, GStatus::Running);
+    ml.cur_g.set(Some(g));
+    // Relaxed: snapshot for observers (see M::cur_g).
+    ml.m.cur_g.store(g.as_ptr(), Ordering::Relaxed);
+
+    // This M owns `g` (it came from a run queue) until it is requeued, parked
+    // or freed below; its run state is touched only before that.
+    let why = {
+        // SAFETY: we own `g` (above) and hold no other reference to its run state.
+        let run = unsafe { g.get().run_state() };
+        if let GRun::Fresh(_) = run {
+            let GRun::Fresh(entry) = std::mem::replace(run, GRun::Empty) else {
+                unreachable!()
+            };
+            let stack = p
+                .stack_get(g.get().stack_size, s.cfg.stack_size)
+                .unwrap_or_else(|e| {
+                    crate::debug::warn(&e.to_string());
+                    throw("runtime: out of memory for goroutine stacks")
+                });
+            *run = GRun::Started(GContext::new(g, stack, entry));
+        }
+        let GRun::Started(ctx) = run else {
+            throw("runtime: execute: goroutine has no context")
+        };
+        ctx.resume()
+    };
+
+    // Back on g0, still holding the same P: a G gives its M up only by
+    // switching out.
+    ml.cur_g.set(None);
+    ml.m.cur_g.store(std::ptr::null_mut(), Ordering::Relaxed);
+    let p =
+        ml.p.get()
+            .unwrap_or_else(|| throw("runtime: lost P while running"));
+    match why {
+        Some(Switch::Yield) => {
+            g.get().cas_status(GStatus::Running, GStatus::Runnable);
+            if let Some(batch) = p.runq_put(g, Slot::Tail) {
+                glob_runq_put_batch(batch);
+            }
+        }
+        Some(Switch::Park) => {
+            g.get().cas_status(GStatus::Running, GStatus::Waiting);
+            if !g.get().park_commit() {
+                // Readied before it finished switching out: still ours.
+                g.get().cas_status(GStatus::Waiting, GStatus::Runnable);
+                if let Some(batch) = p.runq_put(g, Slot::Next) {
+                    glob_runq_put_batch(batch);
+                }
+            }
+        }
+        None => {
+            g.get().cas_status(GStatus::Running, GStatus::Dead);
+            // SAFETY: we still own the dead G; the borrow above has ended.
+            let run = unsafe { g.get().run_state() };
+            let GRun::Started(ctx) = std::mem::replace(run, GRun::Empty) else {
+                throw("runtime: dead goroutine has no context")
+            };
+            p.stack_put(ctx.into_stack(), s.cfg.stack_size);
+            // Relaxed: see the field.
+            s.ngoroutine.fetch_sub(1, Ordering::Relaxed);
+            // SAFETY: the G is Dead and ours; no queue or waiter holds it (a G
+            // only dies while Running), and `g` is not used after this.
+            unsafe { g.free() };
+        }
+    }
+}

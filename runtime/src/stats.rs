@@ -1,0 +1,43 @@
+//! stats — a snapshot of the scheduler's counters, for programs, tests and
+//! the schedtrace line. Each figure is read without stopping the world, so a
+//! snapshot is approximate while goroutines run (as Go's are).
+
+#![forbid(unsafe_code)]
+
+/// Scheduler counters at one moment. See [`stats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Live goroutines (spawned and not finished).
+    pub goroutines: usize,
+    /// Current GOMAXPROCS (number of Ps).
+    pub gomaxprocs: usize,
+    /// Idle Ps.
+    pub idle_procs: usize,
+    /// OS threads created to run goroutines (Ms), in total.
+    pub threads: usize,
+    /// Ms parked on the idle list.
+    pub idle_threads: usize,
+    /// Ms spinning (looking for work with a P).
+    pub spinning_threads: usize,
+    /// Goroutines in the global run queue.
+    pub global_runq: usize,
+    /// Successful steals from another P's queue.
+    pub steals: u64,
+    /// Batches taken from the global run queue.
+    pub global_takes: u64,
+    /// Goroutines spawned since start.
+    pub spawned: u64,
+    /// Goroutine executions (time slices) per P, by P id.
+    pub ran_per_p: Vec<u64>,
+}
+
+/// A snapshot of the scheduler's counters (starts the runtime if needed).
+///
+/// ```
+/// let s = gort::stats();
+/// assert_eq!(s.gomaxprocs, gort::gomaxprocs());
+/// ```
+pub fn stats() -> Stats {
+    crate::sched::sched().snapshot()
+}

@@ -1,0 +1,57 @@
+//! waiter — "who is waiting": a parked goroutine or a blocked OS thread.
+//!
+//! Everything in gort that can wait (join, and later channels and sync) works
+//! both on a goroutine, where waiting parks the G and frees the M for other
+//! work, and on a plain thread, where it blocks the thread. A [`Waiter`] is
+//! registered under the waited-on object's lock; whoever takes it out of there
+//! wakes it exactly once.
+//!
+//! Protocol for callers: register under your lock, unlock, [`block`], then
+//! re-check your condition under the lock and loop. A goroutine wakes only when
+//! its waiter is taken and woken (g.rs handshake); a thread may also wake
+//! spuriously (std's `park`), so the loop re-checks and, if its waiter is still
+//! registered, blocks again without registering twice.
+
+#![forbid(unsafe_code)]
+
+use std::thread::Thread;
+
+use crate::g::GRef;
+use crate::{m, sched};
+
+/// A goroutine or a thread that waits.
+#[derive(Debug)]
+pub(crate) enum Waiter {
+    /// A parked goroutine; woken with `ready`.
+    G(GRef),
+    /// A blocked plain thread; woken with `unpark`.
+    Thread(Thread),
+}
+
+impl Waiter {
+    /// The caller, as a waiter.
+    pub(crate) fn current() -> Waiter {
+        match m::current_g() {
+            Some(g) => Waiter::G(g),
+            None => Waiter::Thread(std::thread::current()),
+        }
+    }
+
+    /// Wakes the waiter. Call once per registration, after taking it out.
+    pub(crate) fn wake(self) {
+        match self {
+            Waiter::G(g) => sched::ready(g),
+            Waiter::Thread(t) => t.unpark(),
+        }
+    }
+}
+
+/// Blocks the caller until its registered waiter is woken (a thread may wake
+/// spuriously: see the header).
+pub(crate) fn block() {
+    if m::current_g().is_some() {
+        sched::park();
+    } else {
+        std::thread::park();
+    }
+}
