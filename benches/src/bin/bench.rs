@@ -387,6 +387,53 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// CPU time counters, in clock ticks (USER_HZ, 100 per second on Linux).
+#[derive(Clone, Copy)]
+struct CpuTicks {
+    /// Busy time of the whole machine, all CPUs (`/proc/stat`).
+    machine_busy: u64,
+    /// This driver's own time plus that of its finished children, the runs.
+    ours: u64,
+    at: Instant,
+}
+
+/// Reads [`CpuTicks`] now; None where /proc is not Linux's.
+fn cpu_ticks() -> Option<CpuTicks> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest is inside user).
+    let machine_busy = [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| cpu.get(i)).sum();
+    let me = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_comm = &me[me.rfind(')')? + 1..];
+    let f: Vec<&str> = after_comm.split_whitespace().collect();
+    // Fields 14-17 of proc(5): utime stime cutime cstime (f[0] is field 3).
+    let ours = f
+        .get(11..15)?
+        .iter()
+        .map(|x| x.parse::<u64>().ok())
+        .sum::<Option<u64>>()?;
+    Some(CpuTicks {
+        machine_busy,
+        ours,
+        at: Instant::now(),
+    })
+}
+
+/// CPU used on the machine between `a` and `b` by anything but this driver
+/// and its runs, in percent of one core (the noise the runs competed with).
+fn background_pct(a: Option<CpuTicks>, b: Option<CpuTicks>) -> Option<f64> {
+    let (a, b) = (a?, b?);
+    let others = (b.machine_busy - a.machine_busy).saturating_sub(b.ours - a.ours);
+    let secs = b.at.duration_since(a.at).as_secs_f64();
+    (secs > 0.0).then(|| others as f64 / (secs * 100.0) * 100.0)
+}
+
 fn main() -> ExitCode {
     let opts = match parse_opts() {
         Ok(o) => o,
@@ -447,6 +494,7 @@ fn run(opts: &Opts) -> Result<bool, String> {
     let mut failed: BTreeMap<(&str, usize), String> = BTreeMap::new();
     let total = configs.len() * opts.runs;
     let mut done = 0;
+    let mut background = Vec::new();
     for k in 1..=opts.runs {
         for &(spec, p) in &configs {
             done += 1;
@@ -460,13 +508,20 @@ fn run(opts: &Opts) -> Result<bool, String> {
                 "[{done}/{total}] {} {} {} p={p} run {k}/{}: ",
                 gort.name, spec.id, spec.title, opts.runs
             );
-            match run_once(cmd, spec, p, opts.timeout) {
+            let before = cpu_ticks();
+            let outcome = run_once(cmd, spec, p, opts.timeout);
+            let bg = background_pct(before, cpu_ticks());
+            background.extend(bg);
+            let bg = bg.map_or(String::new(), |b| {
+                format!(" (background {b:.0}% of a core)")
+            });
+            match outcome {
                 Outcome::Lines(lines) => {
                     let shown: Vec<String> = lines
                         .iter()
                         .map(|l| format!("{} {}", fmt_value(l.value), l.unit))
                         .collect();
-                    eprintln!("{}", shown.join(", "));
+                    eprintln!("{}{bg}", shown.join(", "));
                     for l in lines {
                         values
                             .entry((spec.id, p, l.unit))
@@ -475,7 +530,7 @@ fn run(opts: &Opts) -> Result<bool, String> {
                     }
                 }
                 Outcome::Failed(why) => {
-                    eprintln!("FAILED: {why}");
+                    eprintln!("FAILED{bg}: {why}");
                     failed.insert((spec.id, p), why);
                 }
             }
@@ -542,6 +597,14 @@ fn run(opts: &Opts) -> Result<bool, String> {
          load average (1/5/15 min) at start {load_start}, at end {load_end}",
         opts.runs
     );
+    if !background.is_empty() {
+        let max = background.iter().copied().fold(0.0, f64::max);
+        println!(
+            "background CPU during the runs (machine busy time not spent by the runs \
+             or this driver): median {:.0}%, max {max:.0}% of one core",
+            median(&background)
+        );
+    }
     Ok(failed.is_empty())
 }
 
