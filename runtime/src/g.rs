@@ -33,7 +33,7 @@
 use std::cell::Cell;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use crate::debug::throw;
 use crate::switch::{GContext, GYielder};
@@ -116,6 +116,11 @@ pub(crate) struct G {
     /// Owner-only, and only from the G's own stack: its corosensei yielder,
     /// set by the coroutine body when it first runs.
     yielder: Cell<*const GYielder>,
+    /// Low address of the guard page below this G's stack; 0 until the G first
+    /// runs. Set once by `execute` when it binds the stack; read by the
+    /// SIGSEGV handler (signal.rs) on whichever M runs the G. Relaxed on both
+    /// sides: the run queue that hands the G to that M orders the store first.
+    stack_guard: AtomicUsize,
 }
 
 // SAFETY: the non-Sync fields (`run`, `yielder`) are touched only by the G's
@@ -129,7 +134,7 @@ unsafe impl Send for G {}
 
 impl G {
     /// Allocates a fresh G (Runnable, not started) for `f`.
-    pub(crate) fn new(
+    pub(crate) fn new_ref(
         f: Box<dyn FnOnce() + Send + 'static>,
         name: Option<std::sync::Arc<str>>,
         stack_size: usize,
@@ -145,6 +150,7 @@ impl G {
             created_by,
             run: std::cell::UnsafeCell::new(GRun::Fresh(f)),
             yielder: Cell::new(std::ptr::null()),
+            stack_guard: AtomicUsize::new(0),
         });
         GRef(NonNull::from(Box::leak(g)))
     }
@@ -184,6 +190,18 @@ impl G {
     /// Records the coroutine's yielder; called once by the coroutine body.
     pub(crate) fn set_yielder(&self, y: &GYielder) {
         self.yielder.set(y as *const GYielder);
+    }
+
+    /// Records the guard page of the stack just bound (sched.rs `execute`).
+    pub(crate) fn set_stack_guard(&self, guard_lo: usize) {
+        // Relaxed: see the field.
+        self.stack_guard.store(guard_lo, Ordering::Relaxed);
+    }
+
+    /// The guard page's low address, or 0 before the first run. Async-signal-safe.
+    pub(crate) fn stack_guard(&self) -> usize {
+        // Relaxed: see the field.
+        self.stack_guard.load(Ordering::Relaxed)
     }
 
     /// The yielder set by the coroutine body, for switching out from the G's
@@ -269,7 +287,7 @@ impl GRef {
     /// used afterwards.
     pub(crate) unsafe fn free(self) {
         debug_assert_eq!(self.get().status(), GStatus::Dead);
-        // SAFETY: the pointer came from Box::leak in G::new and, by the
+        // SAFETY: the pointer came from Box::leak in G::new_ref and, by the
         // caller's contract, is dropped exactly once.
         drop(unsafe { Box::from_raw(self.0.as_ptr()) });
     }
@@ -291,7 +309,7 @@ mod tests {
 
     #[test]
     fn park_handshake_either_order() {
-        let g = G::new(Box::new(|| {}), None, 0, Location::caller());
+        let g = G::new_ref(Box::new(|| {}), None, 0, Location::caller());
         // ready before the M commits: the M keeps ownership.
         assert!(!g.get().ready_claim());
         assert!(!g.get().park_commit());

@@ -132,10 +132,7 @@ impl P {
                 // AcqRel: Release publishes `g` to a thief's swap; Acquire
                 // takes back ownership of the previous occupant.
                 let old = self.runnext.swap(g.as_ptr(), Ordering::AcqRel);
-                match GRef::from_ptr(old) {
-                    Some(old) => old,
-                    None => return None,
-                }
+                GRef::from_ptr(old)?
             }
             Slot::Tail => g,
         };
@@ -265,7 +262,7 @@ mod tests {
     use std::panic::Location;
 
     fn g() -> GRef {
-        G::new(Box::new(|| {}), None, 0, Location::caller())
+        G::new_ref(Box::new(|| {}), None, 0, Location::caller())
     }
 
     #[test]

@@ -293,8 +293,8 @@ fn glob_runq_put_batch(gs: impl IntoIterator<Item = GRef>) {
 }
 
 /// Go's globrunqget: takes a fair share of the global queue (len/GOMAXPROCS
-/// + 1, at most `max` if non-zero, at most half a local queue) into `p`'s
-/// local queue and returns the first.
+/// plus one, at most `max` if non-zero, at most half a local queue) into
+/// `p`'s local queue and returns the first.
 #[doc(alias = "globrunqget")]
 fn glob_runq_get(p: &P, max: usize) -> Option<GRef> {
     let s = sched();
@@ -388,6 +388,7 @@ fn new_m(p: &'static P, spinning: bool) {
 
 /// The body of every M's thread.
 fn mstart(m: Arc<M>) {
+    crate::signal::minit();
     let ml = m::bind(m);
     let (p, spinning) = ml.m.wait_for_p();
     acquire_p(ml, p);
@@ -424,6 +425,7 @@ fn stop_m(ml: &MLocal) {
     l.midle.push(ml.m.clone());
     s.nmidle.fetch_add(1, Ordering::Relaxed);
     drop(l);
+    crate::deadlock::check_dead();
     let (p, spinning) = ml.m.wait_for_p();
     acquire_p(ml, p);
     ml.spinning.set(spinning);
@@ -464,13 +466,15 @@ fn find_runnable(ml: &'static MLocal) -> (GRef, bool) {
         let p =
             ml.p.get()
                 .unwrap_or_else(|| throw("runtime: find_runnable without a P"));
-        if p.id >= s.gomaxprocs() {
-            retire_p(ml);
+        if p.id >= s.gomaxprocs() && retire_p(ml) {
             stop_m(ml);
             continue;
         }
         // 1. fairness
-        if p.schedtick.load(Ordering::Relaxed) % GLOBAL_RUNQ_FAIRNESS_TICK == 0 {
+        if p.schedtick
+            .load(Ordering::Relaxed)
+            .is_multiple_of(GLOBAL_RUNQ_FAIRNESS_TICK)
+        {
             if let Some(g) = glob_runq_get(p, 1) {
                 return (g, false);
             }
@@ -587,20 +591,36 @@ fn coprime_stride(n: usize, r: u64) -> usize {
 }
 
 /// A P beyond GOMAXPROCS after a shrink: move its Gs to the global queue and
-/// mark it Dead; this M then parks.
-fn retire_p(ml: &MLocal) {
+/// mark it Dead, under the sched lock so a concurrent grow sees either a
+/// Running P (and leaves it to us) or a Dead one (and revives it). Returns
+/// false, keeping the P, if a grow made its id valid again.
+fn retire_p(ml: &MLocal) -> bool {
     let s = sched();
-    let p = ml.p.take().expect("retire_p with a P");
+    let p = ml.p.get().expect("retire_p with a P");
+    let mut l = s.lock.lock();
+    if p.id < s.gomaxprocs() {
+        return false;
+    }
+    ml.p.set(None);
+    let before = l.glob.len();
     let mut gs = Vec::new();
     p.drain_all(&mut gs);
+    l.glob.extend(gs);
+    s.glob_len.store(l.glob.len(), Ordering::SeqCst);
     p.set_status(PStatus::Dead);
-    if ml.spinning.replace(false) {
+    let moved = l.glob.len() > before;
+    drop(l);
+    let was_spinning = ml.spinning.replace(false);
+    if was_spinning {
         s.nmspinning.fetch_sub(1, Ordering::SeqCst);
     }
-    if !gs.is_empty() {
-        glob_runq_put_batch(gs);
+    // A spinner that leaves must not strand work it was expected to find
+    // (the spinning protocol of the header): re-check and hand it on.
+    fence(Ordering::SeqCst);
+    if moved || (was_spinning && work_anywhere(s)) {
         wake_p();
     }
+    true
 }
 
 /// Go's execute: runs `g` on this M until it switches out, then files it by
@@ -635,6 +655,7 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
                     crate::debug::warn(&e.to_string());
                     throw("runtime: out of memory for goroutine stacks")
                 });
+            g.get().set_stack_guard(stack.guard().0);
             *run = GRun::Started(GContext::new(g, stack, entry));
         }
         let GRun::Started(ctx) = run else {
@@ -674,7 +695,9 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
             let GRun::Started(ctx) = std::mem::replace(run, GRun::Empty) else {
                 throw("runtime: dead goroutine has no context")
             };
-            p.stack_put(ctx.into_stack(), s.cfg.stack_size);
+            let mut stack = ctx.into_stack();
+            stack.shrink();
+            p.stack_put(stack, s.cfg.stack_size);
             // Relaxed: see the field.
             s.ngoroutine.fetch_sub(1, Ordering::Relaxed);
             // SAFETY: the G is Dead and ours; no queue or waiter holds it (a G

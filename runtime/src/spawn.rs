@@ -24,7 +24,7 @@ use std::sync::Arc;
 use crate::g::G;
 use crate::join::{JoinHandle, Packet};
 use crate::sched::{self, sched};
-use crate::stack::check_stack_size;
+use crate::stack::{check_stack_size, stack_admit};
 
 /// Goroutine factory with options, like `std::thread::Builder`.
 ///
@@ -63,7 +63,10 @@ impl Builder {
     }
 
     /// Spawns the goroutine. Fails with `InvalidInput` for a stack size out of
-    /// range; the message names the limit.
+    /// range (the message names the limit), and with `OutOfMemory` when its
+    /// stack could not get a guard page: on kernels without
+    /// `MADV_GUARD_INSTALL` each guard costs mappings, and the message names the
+    /// `vm.max_map_count` sysctl to raise.
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
@@ -76,6 +79,7 @@ impl Builder {
             Some(n) => check_stack_size(n)?,
             None => s.cfg.stack_size,
         };
+        stack_admit(s.ngoroutine(), s.gomaxprocs())?;
         let name: Option<Arc<str>> = self.name.map(Arc::from);
         let packet = Packet::new();
         let their_packet = packet.clone();
@@ -83,7 +87,7 @@ impl Builder {
             let r = panic::catch_unwind(AssertUnwindSafe(f));
             their_packet.finish(r);
         });
-        let g = G::new(entry, name.clone(), stack_size, created_by);
+        let g = G::new_ref(entry, name.clone(), stack_size, created_by);
         let handle = JoinHandle::new(packet, g.get().id, name);
         sched::new_g_ready(g);
         Ok(handle)

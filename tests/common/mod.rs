@@ -1,0 +1,87 @@
+//! Shared test helpers: a watchdog so a hung scheduler fails instead of
+//! hanging CI, and child processes for settings read once per process
+//! (GOMAXPROCS, GODEBUG) or for crashes.
+
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Runs `f` on a fresh thread; aborts the whole process with a message if it
+/// does not finish within `limit`. Re-raises its panic.
+pub fn with_timeout<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let r = f();
+        let _ = tx.send(());
+        r
+    });
+    match rx.recv_timeout(limit) {
+        Ok(()) => {}
+        Err(mpsc::RecvTimeoutError::Disconnected) => {} // panicked: join re-raises
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            eprintln!("watchdog: test did not finish within {limit:?}; aborting");
+            std::process::abort();
+        }
+    }
+    match t.join() {
+        Ok(v) => v,
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}
+
+/// The environment variable that marks a child run of one test.
+const CHILD: &str = "GORT_TEST_CHILD";
+
+/// True inside the child process started by [`run_child`] for `test`.
+pub fn is_child(test: &str) -> bool {
+    std::env::var(CHILD).as_deref() == Ok(test)
+}
+
+/// Re-runs this test binary with only `test`, in a child process, with `envs`.
+pub fn run_child(test: &str, envs: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut cmd = Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, test)
+        .env_remove("GOMAXPROCS")
+        .env_remove("GODEBUG")
+        .env("RUST_BACKTRACE", "0");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run child test process")
+}
+
+/// Stdout and stderr of a child, as text.
+pub fn texts(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// This process's OS thread count (from /proc/self/status).
+pub fn os_threads() -> usize {
+    let s = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    s.lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("Threads: line")
+}
+
+/// One fixed unit of CPU work (BENCHMARKS.md W7): 20,000 xorshift64 steps.
+pub fn cpu_unit(seed: u64) -> u64 {
+    let mut x = seed | 1;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = std::hint::black_box(x);
+    }
+    x
+}
