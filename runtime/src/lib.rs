@@ -29,10 +29,12 @@ mod join;
 mod m;
 mod p;
 mod sched;
+mod signal;
 mod spawn;
 mod stack;
 mod stats;
 mod switch;
+mod sys;
 mod waiter;
 
 pub use debug::MAX_GOMAXPROCS;

@@ -1,37 +1,90 @@
-//! stack — goroutine stacks: mmap'd slabs, guard pages, and the pools.
+//! stack — goroutine stacks: mmap'd slabs, guard pages, the global pool, the
+//! VMA budget, and giving memory back (Go's stackalloc/stackfree/shrinkstack
+//! and the scavenger, for stacks that cannot move).
 //!
-//! A stack is `guard page | usable bytes`, growing down from the top. Stacks are
-//! carved from slabs, each one large `MAP_NORESERVE` mapping, so the kernel
-//! commits a page only when a goroutine first touches it (the stack "grows"
-//! without copying: Rust cannot move stacks as Go does).
+//! A stack is `guard page | usable bytes`, growing down from the top (`base`).
+//! Stacks are carved from slabs, each one `MAP_NORESERVE` mapping of about
+//! 32 MiB, so the kernel commits a page only when a goroutine first touches it
+//! (the stack "grows" without copying: Rust cannot move stacks as Go does).
+//! Callers: p.rs (per-P cache: `stack_alloc_batch`/`stack_free_batch`), sched.rs
+//! `execute` (binds a stack at a G's first run, [`GStack::shrink`] at its exit),
+//! spawn.rs ([`stack_admit`]), signal.rs ([`signal_stack_alloc`]).
 //!
-//! Guards: `madvise(MADV_GUARD_INSTALL)` (Linux >= 6.13) marks the guard page
-//! without splitting the mapping, so a million stacks cost a few VMAs. Where the
-//! kernel says EINVAL we fall back to `mprotect(PROT_NONE)`, which splits the
-//! VMA per stack (bounded by `vm.max_map_count`). A stack is never handed out
-//! without a guard.
+//! # Guards and the VMA budget
+//! `madvise(MADV_GUARD_INSTALL)` (Linux >= 6.13) marks a guard page without
+//! splitting the mapping, so a million stacks cost a few VMAs. Where the
+//! kernel says EINVAL (or `GORT_STACK_GUARD=mprotect` asks for it, to test this
+//! path) we fall back to `mprotect(PROT_NONE)`, which splits the mapping: two
+//! more VMAs per stack. Those are counted against a budget, `vm.max_map_count`
+//! minus headroom for the rest of the process; past it, allocation fails with
+//! an error naming the sysctl, and [`stack_admit`] makes `Builder::spawn` fail
+//! with it before the G exists (a G binds its stack only at its first run,
+//! where an error could only abort). A stack is never handed out unguarded.
 //!
-//! Reuse: a finished G gives its stack to its P's cache (p.rs), which spills
-//! half to the global pool here when full and refills from it when empty. Stacks
-//! are never unmapped; a finished G never makes a syscall on the hot path.
+//! # Giving memory back
+//! - Shrink at exit: a pooled stack keeps only its top page resident. Knowing
+//!   whether a dead G went deeper must be cheap: on the reference machine (a
+//!   2-core VM) a madvise costs ~1.1 µs, mincore 2-2.6 µs, a batched
+//!   process_madvise ~0.6 µs per range, while spawn -> run -> exit of a G on a
+//!   pooled stack costs ~0.5 µs in all. So the check is a watermark: a 512-byte
+//!   band at the bottom of the kept page is painted with [`BAND_WORD`] while
+//!   the stack is pooled. A G that went below the top page wrote through the
+//!   band (frames are contiguous; any call chain, zero-initialised array or
+//!   stack probe crossing it writes in it), so [`GStack::shrink`] finds it
+//!   changed and madvises `MADV_DONTNEED` everything below the top page, then
+//!   repaints. A shallow G costs a 64-word compare and no syscall. The band can
+//!   be skipped only by one frame with an uninitialised array straddling it
+//!   (e.g. `[MaybeUninit<u8>; 8192]`); every [`SCRUB_EVERY`]th use a stack is
+//!   released blindly anyway, which bounds what such a miss keeps (measured on
+//!   W1 spawn: no measurable change, 16 ns amortised for the blind scrub).
+//! - Trim the pool: stacks in the global pool are *warm* (top page resident,
+//!   painted) or *cold* (fully released). When warm stacks are far above those
+//!   in use (`warm > 2*in_use + TRIM_FLOOR`), the scavenger thread releases the
+//!   excess whole, address-sorted so that neighbours go in one madvise. It
+//!   runs at nice 19, so a burst's own exit path is not slowed by it; RSS falls
+//!   right after. Freeing a resident page costs ~0.8 µs here, so 1M stacks are
+//!   ~1 s of work that would otherwise sit inside the burst's join.
 //!
 //! # Rejected
-//! One mmap per stack: one VMA (or three with an mprotect guard) per goroutine,
-//! which stops near 32,000 goroutines under the default `vm.max_map_count`.
+//! - One mmap per stack: one VMA (three with an mprotect guard) per goroutine,
+//!   which stops near 32,000 goroutines under the default `vm.max_map_count`.
+//! - mincore or an unconditional madvise at every exit: 1-2.6 µs per G, 2-5x
+//!   the whole spawn/run/exit cost (above).
+//! - A second guard ("tripwire") below the top page, removed by the SIGSEGV
+//!   handler on first touch: exact and free for shallow Gs, but a syscall that
+//!   writes into an untouched stack buffer (`read` into a `MaybeUninit` array,
+//!   as `std::io::copy` does) would fail with EFAULT instead of faulting.
+//! - MADV_FREE: cheap, but RSS does not fall until the machine is short of memory.
 
 use std::collections::HashMap;
 use std::io;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use corosensei::stack::{Stack, StackPointer};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
+
+use crate::sys;
 
 /// Page size we lay stacks out in. Linux x86_64/aarch64 (4 KiB pages; a 16 or
 /// 64 KiB-page aarch64 kernel rounds mmap itself and this stays a multiple).
 pub(crate) const PAGE: usize = 4096;
-/// Size of the guard below each stack.
-const GUARD: usize = PAGE;
+/// Size of the guard below each stack (signal.rs matches faults against it).
+pub(crate) const GUARD: usize = PAGE;
+/// Bytes at the top of a pooled stack that stay resident: a goroutine's first
+/// frames (corosensei's, the entry wrapper's, a park) fit in one page, and W5
+/// (a million parked goroutines) needs them to.
+const KEEP: usize = PAGE;
+/// The watermark band: the lowest bytes of the kept page (module header).
+const BAND: usize = 512;
+/// What the band holds while the stack is pooled ("gortSTK!").
+const BAND_WORD: u64 = u64::from_le_bytes(*b"gortSTK!");
+/// Every this many uses a stack is released below its top page whatever the
+/// band says (bounds a missed deep use; module header).
+const SCRUB_EVERY: u32 = 64;
+/// The pool may hold this many warm stacks beyond twice those in use.
+const TRIM_FLOOR: usize = 256;
 /// The smallest stack a goroutine may ask for: enough for the panic machinery
 /// (formatting, the panic hook) on top of a modest user frame.
 pub const MIN_STACK_SIZE: usize = 64 * 1024;
@@ -41,23 +94,47 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 pub const MAX_STACK_SIZE: usize = 1 << 30;
 /// Target virtual size of one slab.
 const SLAB_BYTES: usize = 32 << 20;
-/// `MADV_GUARD_INSTALL` (Linux 6.13); not yet in the libc crate.
-const MADV_GUARD_INSTALL: libc::c_int = 102;
+/// Size of an M's signal stack (signal.rs), guard excluded. The overflow
+/// report needs little; the rest covers a chained handler and the kernel's
+/// signal frame (a few KiB with AVX-512 state). Committed as touched.
+const SIGNAL_STACK_SIZE: usize = 64 * 1024;
+/// VMAs left to the rest of the process (thread stacks, heap arenas, libraries)
+/// when stacks use mprotect guards: the larger of this and an eighth of the limit.
+const VMA_HEADROOM_MIN: usize = 4096;
+/// VMAs one mprotect guard adds (it splits a mapping in three).
+const VMAS_PER_MPROTECT_GUARD: usize = 2;
+/// Stacks per P that `stack_admit` assumes may sit in P caches (p.rs keeps at
+/// most 64, plus a refill of 16), unavailable to other Ps.
+const ADMIT_SLACK_PER_P: usize = 80;
 
-/// How guards are installed; decided at the first stack.
-const GUARD_UNKNOWN: u8 = 0;
-const GUARD_MADVISE: u8 = 1;
-const GUARD_MPROTECT: u8 = 2;
-/// Relaxed: a one-way latch; both values give a correct guard.
-static GUARD_MODE: AtomicU8 = AtomicU8::new(GUARD_UNKNOWN);
+/// How guards are installed; decided once, by [`guard_mode`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GuardMode {
+    /// `MADV_GUARD_INSTALL`: no VMA per guard.
+    Madvise = 1,
+    /// `mprotect(PROT_NONE)`: two VMAs per guard, under the budget.
+    Mprotect = 2,
+}
+
+/// 0 until probed, then a GuardMode. Relaxed: a one-way latch, and racing
+/// probes reach the same answer.
+static GUARD_MODE: AtomicU8 = AtomicU8::new(0);
+/// VMAs created for stacks (slabs, mprotect guards, signal stacks). Relaxed:
+/// a counter checked against the budget with one RMW (`vma_reserve`).
+static VMAS_USED: AtomicUsize = AtomicUsize::new(0);
+/// Stacks carved so far, all sizes. Relaxed: read by `stack_admit` as an estimate.
+static STACKS_CARVED: AtomicUsize = AtomicUsize::new(0);
 
 /// An owned goroutine stack. Invariant: `[limit, limit+GUARD)` is a guard
 /// page, `[limit+GUARD, base)` is usable, mapped read-write, and owned by this
-/// value alone.
+/// value alone. Outside the pool's cold list, the band is painted or a G runs
+/// on the stack.
 #[derive(Debug)]
 pub(crate) struct GStack {
     base: usize,
     limit: usize,
+    /// Uses since this stack was last released below its top page.
+    uses: u32,
 }
 
 impl GStack {
@@ -67,9 +144,44 @@ impl GStack {
     }
 
     /// The guard page's range, for the overflow report.
-    #[allow(dead_code)]
     pub(crate) fn guard(&self) -> (usize, usize) {
         (self.limit, self.limit + GUARD)
+    }
+
+    /// The band's words. The band lies in the usable range, page-aligned.
+    fn band(&mut self) -> &mut [u64] {
+        let at = self.base - KEEP;
+        // SAFETY: `[at, at+BAND)` is inside the usable range, mapped read-write
+        // (struct invariant), aligned for u64, and no G runs on this stack
+        // while its owner holds `&mut self`; so we have the only reference.
+        unsafe { std::slice::from_raw_parts_mut(at as *mut u64, BAND / 8) }
+    }
+
+    /// Paints the watermark band (commits the top page, which the next G
+    /// touches anyway).
+    fn paint(&mut self) {
+        self.band().fill(BAND_WORD);
+    }
+
+    /// Go's shrinkstack for a stack whose G has exited (sched.rs `execute`,
+    /// before it goes back to the pool): if the G went below the top page, or
+    /// every SCRUB_EVERY uses, give everything below the top page back to the
+    /// kernel. No syscall for a shallow G (module header).
+    #[doc(alias = "shrinkstack")]
+    pub(crate) fn shrink(&mut self) {
+        self.uses += 1;
+        let deep = self.band().iter().any(|&w| w != BAND_WORD);
+        if deep || self.uses >= SCRUB_EVERY {
+            let (lo, hi) = (self.limit + GUARD, self.base - KEEP);
+            // SAFETY: the range is this stack's usable memory below the kept
+            // page; the G that used it has exited, so nothing refers to it.
+            // An error only leaves the pages resident (memory, not safety).
+            let _ = unsafe { sys::madvise(lo, hi - lo, libc::MADV_DONTNEED) };
+            self.uses = 0;
+        }
+        if deep {
+            self.paint();
+        }
     }
 }
 
@@ -86,7 +198,7 @@ unsafe impl Stack for GStack {
 }
 
 /// Rounds a requested size up to whole pages and checks the bounds; the
-/// error says the minimum.
+/// error says the limit.
 pub(crate) fn check_stack_size(size: usize) -> io::Result<usize> {
     if size < MIN_STACK_SIZE {
         return Err(io::Error::new(
@@ -103,126 +215,429 @@ pub(crate) fn check_stack_size(size: usize) -> io::Result<usize> {
     Ok(size.div_ceil(PAGE) * PAGE)
 }
 
-/// A slab being carved: the next free address and the end.
-struct Carve {
+// ---------------------------------------------------------------------------
+// Guard mode and the VMA budget.
+
+/// How this process installs guards: probed once on a scratch mapping (so
+/// the answer is known before the first spawn), or forced to mprotect by
+/// `GORT_STACK_GUARD=mprotect`.
+fn guard_mode() -> GuardMode {
+    // Relaxed: see GUARD_MODE.
+    match GUARD_MODE.load(Ordering::Relaxed) {
+        1 => return GuardMode::Madvise,
+        2 => return GuardMode::Mprotect,
+        _ => {}
+    }
+    let forced = match std::env::var("GORT_STACK_GUARD") {
+        Ok(v) if v == "mprotect" => true,
+        Ok(v) => {
+            crate::debug::warn(&format!(
+                "gort: ignoring GORT_STACK_GUARD={v:?} (the only value is \"mprotect\")"
+            ));
+            false
+        }
+        Err(_) => false,
+    };
+    let mode = if forced || !probe_guard_install() {
+        GuardMode::Mprotect
+    } else {
+        GuardMode::Madvise
+    };
+    GUARD_MODE.store(mode as u8, Ordering::Relaxed);
+    mode
+}
+
+/// True if this kernel takes MADV_GUARD_INSTALL (tried on a scratch page).
+fn probe_guard_install() -> bool {
+    let Ok(at) = sys::mmap_reserve(2 * PAGE) else {
+        return false;
+    };
+    // SAFETY: `at` is a fresh mapping of ours that nothing refers to.
+    let ok = unsafe { sys::madvise(at, PAGE, sys::MADV_GUARD_INSTALL) }.is_ok();
+    // SAFETY: as above; dropped here and never used again.
+    let _ = unsafe { sys::munmap(at, 2 * PAGE) };
+    ok
+}
+
+/// VMAs stacks may use: `vm.max_map_count` minus headroom (read once).
+fn vma_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let limit = max_map_count();
+        limit.saturating_sub(VMA_HEADROOM_MIN.max(limit / 8))
+    })
+}
+
+/// The sysctl, or Linux's default when /proc cannot tell.
+fn max_map_count() -> usize {
+    const LINUX_DEFAULT: usize = 65530;
+    sys::max_map_count().unwrap_or(LINUX_DEFAULT)
+}
+
+/// Counts `n` more VMAs against the budget, or fails naming the sysctl.
+fn vma_reserve(n: usize) -> io::Result<()> {
+    let budget = vma_budget();
+    // Relaxed: a counter; the RMW makes concurrent reservations exact.
+    VMAS_USED
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+            (used + n <= budget).then_some(used + n)
+        })
+        .map(|_| ())
+        .map_err(|_| vma_budget_error())
+}
+
+/// Gives back VMAs reserved for something that was then not created.
+fn vma_unreserve(n: usize) {
+    // Relaxed: see vma_reserve.
+    VMAS_USED.fetch_sub(n, Ordering::Relaxed);
+}
+
+/// The error for an exhausted VMA budget.
+fn vma_budget_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::OutOfMemory,
+        format!(
+            "gort: out of memory mappings for goroutine stack guards: without \
+             MADV_GUARD_INSTALL (Linux >= 6.13) each guard page costs {VMAS_PER_MPROTECT_GUARD} \
+             mappings, and the {} that vm.max_map_count = {} leaves for stacks are used up; \
+             raise the sysctl vm.max_map_count (e.g. sysctl -w vm.max_map_count=1048576) \
+             or run on Linux >= 6.13",
+            vma_budget(),
+            max_map_count(),
+        ),
+    )
+}
+
+/// Spawn-time check (Builder::spawn): fails if this goroutine could not get a
+/// guarded stack at its first run. Free unless guards use mprotect; then it
+/// compares the live goroutines with the stacks that exist plus those the
+/// budget still allows, less what P caches may strand (an estimate: if it
+/// errs, `execute` still refuses to run a G unguarded, and aborts).
+pub(crate) fn stack_admit(live: usize, procs: usize) -> io::Result<()> {
+    if guard_mode() != GuardMode::Mprotect {
+        return Ok(());
+    }
+    // Relaxed: estimates (doc above).
+    let used = VMAS_USED.load(Ordering::Relaxed);
+    let more = vma_budget().saturating_sub(used) / VMAS_PER_MPROTECT_GUARD;
+    let capacity = STACKS_CARVED.load(Ordering::Relaxed) + more;
+    if live + 1 + procs * ADMIT_SLACK_PER_P > capacity {
+        return Err(vma_budget_error());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The pool.
+
+/// Stacks of one size.
+#[derive(Default)]
+struct Class {
+    /// Free, top page resident, band painted. Taken first.
+    warm: Vec<GStack>,
+    /// Free and fully released (trimmed); painted when taken.
+    cold: Vec<GStack>,
+    /// Taken out by the scavenger, on their way to `cold` or back to `warm`.
+    trimming: usize,
+    /// Stacks of this size ever carved.
+    carved: usize,
+    /// The slab being carved: next free address and end.
     next: usize,
     end: usize,
 }
 
-/// The global pool: free stacks by size, and the slab being carved per size.
-struct Pool {
-    free: HashMap<usize, Vec<GStack>>,
-    carve: HashMap<usize, Carve>,
+impl Class {
+    /// Stacks held by Gs or P caches.
+    fn in_use(&self) -> usize {
+        self.carved - self.warm.len() - self.cold.len() - self.trimming
+    }
+
+    /// True when warm stacks are far above those in use (module header).
+    fn wants_trim(&self) -> bool {
+        self.warm.len() > 2 * self.in_use() + TRIM_FLOOR
+    }
 }
 
-static POOL: Mutex<Option<Pool>> = Mutex::new(None);
+/// The global pool, by stack size.
+static POOL: Mutex<Option<HashMap<usize, Class>>> = Mutex::new(None);
 
-/// Takes up to `n` free stacks of `size` from the global pool into `out`,
-/// carving new ones if the pool is short. At least one is returned or an error.
+/// Takes up to `n` (at least one) free stacks of `size` bytes into `out`:
+/// warm ones first, else cold ones, else newly carved ones. Go's stackalloc
+/// for the P cache's refill. Fails only if the stack cannot be guarded (VMA
+/// budget, or the kernel refuses) or mapped.
+#[doc(alias = "stackalloc")]
 pub(crate) fn stack_alloc_batch(size: usize, n: usize, out: &mut Vec<GStack>) -> io::Result<()> {
-    let mut guard = POOL.lock();
-    let pool = guard.get_or_insert_with(|| Pool {
-        free: HashMap::new(),
-        carve: HashMap::new(),
-    });
-    if let Some(list) = pool.free.get_mut(&size) {
-        let take = list.len().min(n);
-        out.extend(list.drain(list.len() - take..));
-        if take > 0 {
-            return Ok(());
+    let n = n.max(1);
+    let mode = guard_mode();
+    let mut pool = POOL.lock();
+    let class = pool
+        .get_or_insert_with(HashMap::new)
+        .entry(size)
+        .or_default();
+    if !class.warm.is_empty() {
+        let take = class.warm.len().min(n);
+        out.extend(class.warm.drain(class.warm.len() - take..));
+        return Ok(());
+    }
+    // Cold or new stacks need painting (and new ones a guard): done below,
+    // without the lock, since each paint is a page fault.
+    let (mut fresh, carved) = if class.cold.is_empty() {
+        (carve(class, size, n, mode)?, true)
+    } else {
+        let take = class.cold.len().min(n);
+        (class.cold.drain(class.cold.len() - take..).collect(), false)
+    };
+    drop(pool);
+    if carved {
+        if let Err(e) = install_guards(&fresh, mode) {
+            let mut pool = POOL.lock();
+            let class = pool
+                .get_or_insert_with(HashMap::new)
+                .entry(size)
+                .or_default();
+            class.carved -= fresh.len();
+            // Relaxed: see STACKS_CARVED.
+            STACKS_CARVED.fetch_sub(fresh.len(), Ordering::Relaxed);
+            // The address range is dropped: it has no guard, so it never
+            // becomes a stack.
+            return Err(e);
         }
     }
-    let span = size + GUARD;
-    let carve = pool.carve.entry(size).or_insert(Carve { next: 0, end: 0 });
-    if carve.next == carve.end {
-        let count = (SLAB_BYTES / span).max(1);
-        let start = map_slab(span * count)?;
-        *carve = Carve {
-            next: start,
-            end: start + span * count,
-        };
+    for s in &mut fresh {
+        s.uses = 0;
+        s.paint();
     }
-    let limit = carve.next;
-    carve.next += span;
-    install_guard(limit)?;
-    out.push(GStack {
-        base: limit + span,
-        limit,
-    });
+    out.append(&mut fresh);
     Ok(())
 }
 
-/// Returns stacks to the global pool.
-pub(crate) fn stack_free_batch(stacks: impl IntoIterator<Item = GStack>) {
-    let mut guard = POOL.lock();
-    let pool = guard.get_or_insert_with(|| Pool {
-        free: HashMap::new(),
-        carve: HashMap::new(),
-    });
-    for s in stacks {
-        pool.free.entry(s.size()).or_default().push(s);
+/// Carves up to `n` new stacks of `size` from the class's slab, mapping a new
+/// slab if it is used up (caller holds the pool lock). Their guards are not
+/// installed yet (`install_guards`, without the lock). In mprotect mode, reserves
+/// their guards' VMAs first and carves only as many as the budget allows.
+fn carve(class: &mut Class, size: usize, n: usize, mode: GuardMode) -> io::Result<Vec<GStack>> {
+    let span = size + GUARD;
+    if class.next == class.end {
+        let count = (SLAB_BYTES / span).max(1);
+        vma_reserve(1)?;
+        let start = match sys::mmap_reserve(span * count) {
+            Ok(a) => a,
+            Err(e) => {
+                vma_unreserve(1);
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "gort: cannot map {} bytes of goroutine stacks: {e}",
+                        span * count
+                    ),
+                ));
+            }
+        };
+        class.next = start;
+        class.end = start + span * count;
     }
+    let mut k = n.min((class.end - class.next) / span);
+    if mode == GuardMode::Mprotect {
+        while k > 0 && vma_reserve(k * VMAS_PER_MPROTECT_GUARD).is_err() {
+            k /= 2;
+        }
+        if k == 0 {
+            return Err(vma_budget_error());
+        }
+    }
+    let mut v = Vec::with_capacity(k);
+    for _ in 0..k {
+        let limit = class.next;
+        class.next += span;
+        v.push(GStack {
+            base: limit + span,
+            limit,
+            uses: 0,
+        });
+    }
+    class.carved += k;
+    // Relaxed: see STACKS_CARVED.
+    STACKS_CARVED.fetch_add(k, Ordering::Relaxed);
+    Ok(v)
 }
 
-/// Reserves `bytes` of address space, read-write, committed on first touch.
-fn map_slab(bytes: usize) -> io::Result<usize> {
-    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
-    // SAFETY: a fresh anonymous mapping at an address of the kernel's choice
-    // touches no existing memory.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            bytes,
-            libc::PROT_READ | libc::PROT_WRITE,
-            flags,
-            -1,
-            0,
-        )
+/// Installs the guard page of each newly carved stack (one batched call in
+/// madvise mode; one mprotect each otherwise, VMAs already reserved).
+fn install_guards(stacks: &[GStack], mode: GuardMode) -> io::Result<()> {
+    let r = match mode {
+        GuardMode::Madvise => {
+            let ranges: Vec<(usize, usize)> = stacks.iter().map(|s| (s.limit, GUARD)).collect();
+            // SAFETY: each range is a guard page of a stack carved just now and
+            // handed to no one yet; making it fault breaks no reference.
+            unsafe { sys::madvise_ranges(&ranges, sys::MADV_GUARD_INSTALL) }
+        }
+        GuardMode::Mprotect => stacks.iter().try_for_each(|s| {
+            // SAFETY: as above.
+            unsafe { sys::mprotect_none(s.limit, GUARD) }
+        }),
     };
-    if p == libc::MAP_FAILED {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(
-            e.kind(),
-            format!("gort: cannot map {bytes} bytes of goroutine stacks: {e}"),
-        ));
-    }
-    Ok(p as usize)
-}
-
-/// Makes `[at, at+GUARD)` a guard page, by madvise or, where the kernel lacks
-/// MADV_GUARD_INSTALL, by mprotect.
-fn install_guard(at: usize) -> io::Result<()> {
-    // Relaxed: see GUARD_MODE.
-    if GUARD_MODE.load(Ordering::Relaxed) != GUARD_MPROTECT {
-        // SAFETY: `at` is a page-aligned page inside a slab we mapped and
-        // still own; guard advice changes only that page's access.
-        let r = unsafe { libc::madvise(at as *mut libc::c_void, GUARD, MADV_GUARD_INSTALL) };
-        if r == 0 {
-            GUARD_MODE.store(GUARD_MADVISE, Ordering::Relaxed);
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINVAL) {
-            return Err(io::Error::new(
-                e.kind(),
-                format!("gort: cannot install a stack guard page: {e}"),
-            ));
-        }
-        GUARD_MODE.store(GUARD_MPROTECT, Ordering::Relaxed);
-    }
-    // SAFETY: as above; PROT_NONE on our own page.
-    let r = unsafe { libc::mprotect(at as *mut libc::c_void, GUARD, libc::PROT_NONE) };
-    if r != 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(
+    r.map_err(|e| {
+        io::Error::new(
             e.kind(),
             format!(
-                "gort: cannot install a stack guard page ({e}); \
-                 raise the sysctl vm.max_map_count or use a kernel with MADV_GUARD_INSTALL"
+                "gort: cannot install a stack guard page ({e}); raise the sysctl \
+                 vm.max_map_count or run on Linux >= 6.13 (MADV_GUARD_INSTALL)"
             ),
-        ));
+        )
+    })
+}
+
+/// Returns stacks to the global pool (Go's stackfree, from a P cache's spill,
+/// a non-default size, or a retired P). Wakes the scavenger when the pool is
+/// far above what is in use.
+#[doc(alias = "stackfree")]
+pub(crate) fn stack_free_batch(stacks: impl IntoIterator<Item = GStack>) {
+    let mut pool = POOL.lock();
+    let classes = pool.get_or_insert_with(HashMap::new);
+    let mut trim = false;
+    for s in stacks {
+        let class = classes.entry(s.size()).or_default();
+        class.warm.push(s);
+        trim |= class.wants_trim();
     }
-    Ok(())
+    drop(pool);
+    if trim {
+        scavenger_wake();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The scavenger (Go's bgscavenge): trims warm stacks in the background.
+
+/// The scavenger's wake-up: a flag under a lock, and its condvar.
+struct Scavenger {
+    pending: Mutex<bool>,
+    cv: Condvar,
+}
+
+static SCAVENGER: OnceLock<Scavenger> = OnceLock::new();
+/// True while a wake-up is pending or a trim runs; spares the exit path a
+/// futex call per spill. Relaxed: a hint; the flag under `pending` decides.
+static SCAVENGE_ASKED: AtomicBool = AtomicBool::new(false);
+
+/// Asks the scavenger to trim; starts it the first time.
+fn scavenger_wake() {
+    // Relaxed: see SCAVENGE_ASKED.
+    if SCAVENGE_ASKED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let sc = SCAVENGER.get_or_init(|| {
+        let r = std::thread::Builder::new()
+            .name("gort-scavenge".into())
+            .spawn(bg_scavenge);
+        if let Err(e) = r {
+            crate::debug::warn(&format!("gort: cannot start the stack scavenger: {e}"));
+        }
+        Scavenger {
+            pending: Mutex::new(false),
+            cv: Condvar::new(),
+        }
+    });
+    *sc.pending.lock() = true;
+    sc.cv.notify_one();
+}
+
+/// The scavenger thread: waits for a wake-up, trims until no class wants it.
+fn bg_scavenge() {
+    sys::lower_thread_priority();
+    let sc = loop {
+        if let Some(sc) = SCAVENGER.get() {
+            break sc;
+        }
+        std::thread::yield_now();
+    };
+    loop {
+        let mut p = sc.pending.lock();
+        while !*p {
+            sc.cv.wait(&mut p);
+        }
+        *p = false;
+        drop(p);
+        while trim_once() {}
+        // Relaxed: see SCAVENGE_ASKED. A free that saw `true` just before
+        // this store skipped its wake-up, so look once more.
+        SCAVENGE_ASKED.store(false, Ordering::Relaxed);
+        while trim_once() {}
+    }
+}
+
+/// Trims one class that wants it: keeps `in_use + TRIM_FLOOR/2` warm stacks,
+/// releases the rest whole (neighbours merged into one range) and files them
+/// as cold. Returns false if no class wanted trimming.
+fn trim_once() -> bool {
+    let mut pool = POOL.lock();
+    let Some(classes) = pool.as_mut() else {
+        return false;
+    };
+    let Some((&size, class)) = classes.iter_mut().find(|(_, c)| c.wants_trim()) else {
+        return false;
+    };
+    let keep = class.in_use() + TRIM_FLOOR / 2;
+    let mut all = std::mem::take(&mut class.warm);
+    class.trimming = all.len();
+    drop(pool);
+
+    all.sort_unstable_by_key(|s| s.base);
+    let victims = all.split_off(keep.min(all.len()));
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for s in &victims {
+        let (lo, hi) = (s.limit + GUARD, s.base);
+        match ranges.last_mut() {
+            // Adjacent stacks: one range, across the upper one's guard page
+            // (guard markers survive MADV_DONTNEED; mprotect'd pages have no
+            // contents to drop).
+            Some((at, len)) if *at + *len + GUARD == lo => *len = hi - *at,
+            _ => ranges.push((lo, hi - lo)),
+        }
+    }
+    // SAFETY: every range is the usable memory of free stacks we hold (taken
+    // out of the pool above), plus guard pages between neighbours; no G runs
+    // on them. An error only leaves pages resident.
+    let _ = unsafe { sys::madvise_ranges(&ranges, libc::MADV_DONTNEED) };
+
+    let mut pool = POOL.lock();
+    let class = pool
+        .get_or_insert_with(HashMap::new)
+        .entry(size)
+        .or_default();
+    class.trimming = 0;
+    class.warm.append(&mut all);
+    class.cold.extend(victims);
+    true
+}
+
+// ---------------------------------------------------------------------------
+// Signal stacks.
+
+/// A guarded stack for an M's signal handlers (signal.rs): returns the
+/// usable range `(low, size)`. Never freed (Ms live for the process).
+pub(crate) fn signal_stack_alloc() -> io::Result<(usize, usize)> {
+    let mode = guard_mode();
+    let vmas = 1 + if mode == GuardMode::Mprotect {
+        VMAS_PER_MPROTECT_GUARD
+    } else {
+        0
+    };
+    vma_reserve(vmas)?;
+    let at = match sys::mmap_reserve(GUARD + SIGNAL_STACK_SIZE) {
+        Ok(a) => a,
+        Err(e) => {
+            vma_unreserve(vmas);
+            return Err(e);
+        }
+    };
+    let s = GStack {
+        base: at + GUARD + SIGNAL_STACK_SIZE,
+        limit: at,
+        uses: 0,
+    };
+    install_guards(std::slice::from_ref(&s), mode)?;
+    Ok((at + GUARD, SIGNAL_STACK_SIZE))
 }
 
 #[cfg(test)]
@@ -255,7 +670,59 @@ mod tests {
         stack_free_batch(v);
         let mut w = Vec::new();
         stack_alloc_batch(MIN_STACK_SIZE, 8, &mut w).unwrap();
-        assert!(w.len() >= 1 && w.iter().all(|s| bases.contains(&s.base)));
+        assert!(!w.is_empty() && w.iter().all(|s| bases.contains(&s.base)));
         stack_free_batch(w);
+    }
+
+    /// Resident pages of `[lo, hi)`, by mincore.
+    fn resident(lo: usize, hi: usize) -> usize {
+        let mut v = vec![0u8; (hi - lo) / PAGE];
+        // SAFETY: the range is mapped (a stack of ours) and `v` has one byte
+        // per page.
+        let r = unsafe { libc::mincore(lo as *mut libc::c_void, hi - lo, v.as_mut_ptr()) };
+        assert_eq!(r, 0);
+        v.iter().filter(|&&b| b & 1 == 1).count()
+    }
+
+    #[test]
+    fn shrink_releases_a_deep_stack_and_keeps_a_shallow_one() {
+        const SIZE: usize = 128 * 1024;
+        let mut v = Vec::new();
+        stack_alloc_batch(SIZE, 1, &mut v).unwrap();
+        let mut s = v.pop().unwrap();
+        let (lo, top) = (s.limit + GUARD, s.base - KEEP);
+        // Shallow use: frames in the top page only.
+        // SAFETY: inside the usable range of a stack we own.
+        unsafe { ((s.base - 64) as *mut u64).write(7) };
+        s.shrink();
+        assert_eq!(resident(s.base - KEEP, s.base), 1, "top page kept");
+        // Deep use: 100 KiB written, through the band.
+        // SAFETY: as above.
+        unsafe { std::ptr::write_bytes((s.base - 100 * 1024) as *mut u8, 0, 100 * 1024 - 64) };
+        assert!(resident(lo, top) >= 20);
+        s.shrink();
+        assert_eq!(resident(lo, top), 0, "deep pages released");
+        assert_eq!(resident(s.base - KEEP, s.base), 1, "top page kept");
+        assert!(s.band().iter().all(|&w| w == BAND_WORD), "repainted");
+        stack_free_batch([s]);
+    }
+
+    #[test]
+    fn budget_error_names_the_sysctl() {
+        let e = vma_budget_error();
+        assert_eq!(e.kind(), io::ErrorKind::OutOfMemory);
+        assert!(e.to_string().contains("vm.max_map_count"), "{e}");
+        assert!(vma_budget() < max_map_count());
+        assert!(vma_budget() >= max_map_count() / 2);
+    }
+
+    #[test]
+    fn madvise_ranges_takes_many_ranges() {
+        let at = sys::mmap_reserve(8 * PAGE).unwrap();
+        let ranges: Vec<(usize, usize)> = (0..4).map(|i| (at + 2 * i * PAGE, PAGE)).collect();
+        // SAFETY: a fresh mapping of ours that nothing refers to.
+        unsafe { sys::madvise_ranges(&ranges, libc::MADV_DONTNEED) }.unwrap();
+        // SAFETY: as above; unmapped and never used again.
+        unsafe { sys::munmap(at, 8 * PAGE) }.unwrap();
     }
 }

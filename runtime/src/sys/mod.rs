@@ -1,0 +1,15 @@
+//! sys — the raw OS calls behind stacks and fatal signals, one wrapper each,
+//! so that stack.rs and signal.rs read as policy and every `libc` call with
+//! its safety argument lives in one place.
+//!
+//! Callers: stack.rs (mmap, madvise, mprotect, the `vm.max_map_count` sysctl)
+//! and signal.rs (sigaction, sigaltstack, errno, write(2), abort). Nothing here
+//! keeps state except the cached pidfd for `process_madvise` (linux.rs).
+//!
+//! gort runs on Linux only (lib.rs refuses other targets), so there is one
+//! backend. Per-architecture register access (ucontext) is not needed yet:
+//! the overflow check uses only the fault address from `siginfo_t`.
+
+mod linux;
+
+pub(crate) use linux::*;
