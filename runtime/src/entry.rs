@@ -3,7 +3,8 @@
 //! `#[gort::main]` runs the body as the main goroutine (goroutine 1 when
 //! nothing was spawned before) and, as in Go, the process exits when it
 //! returns: the Rust `main` returns its exit code, and Rust ends the process
-//! whatever other goroutines are doing. `#[gort::test]` runs a test body as a
+//! whatever other goroutines are doing. While `main` runs, Go's deadlock
+//! detection is on (deadlock.rs). `#[gort::test]` runs a test body as a
 //! goroutine and joins it from the test thread; a panic is re-raised there, so
 //! `#[should_panic]` works.
 //!
@@ -22,7 +23,7 @@ where
 {
     let h = crate::Builder::new()
         .name("main")
-        .spawn(move || body().report())
+        .spawn(move || crate::deadlock::run_as_main(move || body().report()))
         .unwrap_or_else(|e| panic!("gort: cannot start the main goroutine: {e}"));
     match h.join() {
         Ok(code) => code,

@@ -22,19 +22,26 @@
 )))]
 compile_error!("gort supports Linux on x86_64 and aarch64 only");
 
+pub mod chan;
+mod deadlock;
 mod debug;
 mod entry;
 mod g;
+mod hchan;
 mod join;
 mod m;
 mod p;
 mod sched;
+mod select;
 mod signal;
 mod spawn;
 mod stack;
 mod stats;
+mod sudog;
 mod switch;
+pub mod sync;
 mod sys;
+pub mod time;
 mod waiter;
 
 pub use debug::MAX_GOMAXPROCS;
@@ -104,4 +111,5 @@ pub fn set_gomaxprocs(n: usize) -> usize {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::entry::{run_main, run_test};
+    pub use crate::select::{select, RecvCase, SelectCase, SelectMode, SendCase};
 }

@@ -1,0 +1,121 @@
+//! waitgroup — [`WaitGroup`], Go's `sync.WaitGroup`: a counter; `wait`
+//! parks until it is zero. Go passes a WaitGroup by pointer; here the handle
+//! is `Clone` and every clone shares the one counter (cloning does not
+//! change it).
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::sudog::{park_on, WaitQ};
+
+/// Waits for a collection of goroutines to finish: `add(n)` before starting
+/// them, `done()` in each, `wait()` to park until all are done.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+/// use std::sync::Arc;
+///
+/// let wg = gort::sync::WaitGroup::new();
+/// let n = Arc::new(AtomicU32::new(0));
+/// for _ in 0..100 {
+///     wg.add(1);
+///     let (wg, n) = (wg.clone(), n.clone());
+///     gort::go!(move || {
+///         n.fetch_add(1, SeqCst);
+///         wg.done();
+///     });
+/// }
+/// wg.wait();
+/// assert_eq!(n.load(SeqCst), 100);
+/// ```
+#[derive(Clone, Default)]
+pub struct WaitGroup {
+    inner: Arc<parking_lot::Mutex<WgState>>,
+}
+
+#[derive(Default)]
+struct WgState {
+    count: isize,
+    waiters: WaitQ<()>,
+}
+
+impl WaitGroup {
+    /// A WaitGroup with counter zero.
+    ///
+    /// ```
+    /// gort::sync::WaitGroup::new().wait(); // zero: returns at once
+    /// ```
+    pub fn new() -> WaitGroup {
+        WaitGroup::default()
+    }
+
+    /// Adds `delta` (which may be negative) to the counter; at zero, every
+    /// waiter is released.
+    ///
+    /// # Panics
+    /// With "sync: negative WaitGroup counter" if the counter goes below
+    /// zero, as Go does.
+    ///
+    /// ```
+    /// let wg = gort::sync::WaitGroup::new();
+    /// wg.add(2);
+    /// wg.add(-2);
+    /// wg.wait();
+    /// ```
+    pub fn add(&self, delta: isize) {
+        let mut st = self.inner.lock();
+        st.count += delta;
+        if st.count < 0 {
+            drop(st);
+            panic!("sync: negative WaitGroup counter");
+        }
+        if st.count > 0 {
+            return;
+        }
+        let ws = st.waiters.claim_all();
+        drop(st);
+        for w in ws {
+            w.wake();
+        }
+    }
+
+    /// Decrements the counter by one (Go's `Done`).
+    ///
+    /// ```
+    /// let wg = gort::sync::WaitGroup::new();
+    /// wg.add(1);
+    /// let w = wg.clone();
+    /// gort::go!(move || w.done());
+    /// wg.wait();
+    /// ```
+    pub fn done(&self) {
+        self.add(-1);
+    }
+
+    /// Waits (parked) until the counter is zero.
+    ///
+    /// ```
+    /// let wg = gort::sync::WaitGroup::new();
+    /// wg.add(1);
+    /// let w = wg.clone();
+    /// std::thread::spawn(move || w.done());
+    /// wg.wait(); // works from a plain thread too
+    /// ```
+    pub fn wait(&self) {
+        let st = self.inner.lock();
+        if st.count == 0 {
+            return;
+        }
+        park_on(st, None, false, |s| &mut s.waiters);
+    }
+}
+
+impl fmt::Debug for WaitGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitGroup")
+            .field("count", &self.inner.lock().count)
+            .finish()
+    }
+}
