@@ -84,10 +84,16 @@ const PARK_RUNNING: u8 = 0;
 const PARK_PARKED: u8 = 1;
 const PARK_NOTIFIED: u8 = 2;
 
-/// What a G runs: its closure before the first run, its coroutine after.
+/// A goroutine's body, type-erased (join.rs `Task`): run once, at the root
+/// of the G's stack; it never unwinds.
+pub(crate) trait Entry: Send + Sync {
+    fn run(&self);
+}
+
+/// What a G runs: its entry before the first run, its coroutine after.
 pub(crate) enum GRun {
-    /// Not started: a closure and no stack (DESIGN.md "lazy binding").
-    Fresh(Box<dyn FnOnce() + Send + 'static>),
+    /// Not started: an entry and no stack (DESIGN.md "lazy binding").
+    Fresh(std::sync::Arc<dyn Entry>),
     /// Started: suspended or running on its own stack.
     Started(GContext),
     /// Transitional: taken by the M that is running it.
@@ -133,14 +139,16 @@ unsafe impl Sync for G {}
 unsafe impl Send for G {}
 
 impl G {
-    /// Allocates a fresh G (Runnable, not started) for `f`.
+    /// Makes a fresh G (Runnable, not started) for `f`, in a recycled slot
+    /// when one is given (Go's gfget), else in a new allocation.
     pub(crate) fn new_ref(
-        f: Box<dyn FnOnce() + Send + 'static>,
+        f: std::sync::Arc<dyn Entry>,
         name: Option<std::sync::Arc<str>>,
         stack_size: usize,
         created_by: &'static Location<'static>,
+        slot: Option<GSlot>,
     ) -> GRef {
-        let g = Box::new(G {
+        let g = G {
             // Relaxed: only uniqueness matters.
             id: NEXT_GOID.fetch_add(1, Ordering::Relaxed),
             status: AtomicU8::new(GStatus::Runnable as u8),
@@ -151,8 +159,11 @@ impl G {
             run: std::cell::UnsafeCell::new(GRun::Fresh(f)),
             yielder: Cell::new(std::ptr::null()),
             stack_guard: AtomicUsize::new(0),
-        });
-        GRef(NonNull::from(Box::leak(g)))
+        };
+        match slot {
+            Some(slot) => slot.fill(g),
+            None => GRef(NonNull::from(Box::leak(Box::new(g)))),
+        }
     }
 
     /// The current status. Acquire: pairs with the Release in `cas_status`.
@@ -161,19 +172,20 @@ impl G {
     }
 
     /// Moves the G along one edge of the status table; an illegal edge or a
-    /// lost race is a runtime bug and throws (Go's casgstatus).
+    /// status other than `from` is a runtime bug and throws (Go's casgstatus).
+    /// Only the G's owner changes its status (header), so a load and a store
+    /// suffice: no locked read-modify-write on the scheduler's hot path.
     pub(crate) fn cas_status(&self, from: GStatus, to: GStatus) {
         if !GStatus::edge_ok(from, to) {
             throw("runtime: casgstatus: illegal goroutine status transition");
         }
-        // AcqRel: a status change hands the G over; see the header.
-        if self
-            .status
-            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        // Relaxed: the owner wrote the current value itself, or received the
+        // G through a queue/lock/handshake that ordered that write before us.
+        if self.status.load(Ordering::Relaxed) != from as u8 {
             throw("runtime: casgstatus: bad goroutine status");
         }
+        // Release: pairs with the Acquire in `status()` (observers).
+        self.status.store(to as u8, Ordering::Release);
     }
 
     /// Owner-only access to the run state.
@@ -280,21 +292,53 @@ impl GRef {
         NonNull::new(p).map(GRef)
     }
 
-    /// Frees a Dead G.
+    /// Frees a Dead G: drops its contents and returns its memory as a slot
+    /// for reuse (Go's gfput).
     ///
     /// # Safety
     /// The caller owns the G, its status is Dead, and no other GRef to it is
     /// used afterwards.
-    pub(crate) unsafe fn free(self) {
+    pub(crate) unsafe fn free(self) -> GSlot {
         debug_assert_eq!(self.get().status(), GStatus::Dead);
-        // SAFETY: the pointer came from Box::leak in G::new_ref and, by the
-        // caller's contract, is dropped exactly once.
-        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+        // SAFETY: by the caller's contract the G is dropped exactly once and
+        // never read again through a GRef; the memory stays allocated and
+        // passes to the GSlot.
+        unsafe { std::ptr::drop_in_place(self.0.as_ptr()) };
+        GSlot(self.0)
+    }
+}
+
+/// The memory of a freed G, kept for reuse (an entry of Go's gFree list).
+/// Invariant: points to an allocation made by `Box<G>` whose contents have
+/// been dropped; only this value refers to it.
+pub(crate) struct GSlot(NonNull<G>);
+
+// SAFETY: a GSlot is the sole owner of plain memory (no live contents).
+unsafe impl Send for GSlot {}
+
+impl GSlot {
+    /// Moves `g` into the slot.
+    fn fill(self, g: G) -> GRef {
+        let p = self.0;
+        std::mem::forget(self);
+        // SAFETY: the slot's memory is a live allocation sized and aligned for
+        // a G, with no contents to drop (GSlot invariant), owned by us alone.
+        unsafe { p.as_ptr().write(g) };
+        GRef(p)
+    }
+}
+
+impl Drop for GSlot {
+    fn drop(&mut self) {
+        let layout = std::alloc::Layout::new::<G>();
+        // SAFETY: the memory came from Box<G> (the global allocator with G's
+        // layout) and its contents were already dropped (GSlot invariant).
+        unsafe { std::alloc::dealloc(self.0.as_ptr().cast(), layout) };
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -307,9 +351,18 @@ mod tests {
         assert!(!GStatus::edge_ok(Waiting, Running));
     }
 
+    struct Nop;
+    impl Entry for Nop {
+        fn run(&self) {}
+    }
+
+    pub(crate) fn nop() -> std::sync::Arc<dyn Entry> {
+        std::sync::Arc::new(Nop)
+    }
+
     #[test]
     fn park_handshake_either_order() {
-        let g = G::new_ref(Box::new(|| {}), None, 0, Location::caller());
+        let g = G::new_ref(nop(), None, 0, Location::caller(), None);
         // ready before the M commits: the M keeps ownership.
         assert!(!g.get().ready_claim());
         assert!(!g.get().park_commit());
@@ -319,6 +372,9 @@ mod tests {
         g.get().cas_status(GStatus::Runnable, GStatus::Running);
         g.get().cas_status(GStatus::Running, GStatus::Dead);
         // SAFETY: we own the G, it is Dead and not used again.
-        unsafe { g.free() };
+        let slot = unsafe { g.free() };
+        let g2 = G::new_ref(nop(), None, 0, Location::caller(), Some(slot));
+        assert_eq!(g2.as_ptr(), g.as_ptr(), "the slot is reused");
+        assert_eq!(g2.get().status(), GStatus::Runnable);
     }
 }

@@ -1,25 +1,32 @@
 //! join — [`JoinHandle`]: waiting for a goroutine's result.
 //!
-//! The goroutine's entry wrapper (spawn.rs) stores its result — the value, or
-//! the panic payload — in a shared packet and wakes the joiner. The handle
-//! holds only the packet, never the G, so a finished G is freed at once.
+//! A goroutine's [`Task`] is its only allocation besides the (recycled) G: it
+//! holds the closure, then the result — the value, or the panic payload — and
+//! the joiner to wake. The handle holds only the task, never the G, so a
+//! finished G is recycled at once.
 //! `join` parks a goroutine and blocks a plain thread (waiter.rs).
 
 #![forbid(unsafe_code)]
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
 
 use parking_lot::Mutex;
 
+use crate::g::Entry;
 use crate::waiter::{self, Waiter};
 
-/// The result slot shared by a goroutine and its handle.
-pub(crate) struct Packet<T> {
-    state: Mutex<PacketState<T>>,
+/// A goroutine's task: its closure until it starts, then its result, and
+/// the joiner waiting for it. One allocation per goroutine, shared by the G
+/// (as its [`Entry`]) and the [`JoinHandle`] (as a [`Joinable`]).
+pub(crate) struct Task<F, T> {
+    state: Mutex<TaskState<F, T>>,
 }
 
-struct PacketState<T> {
+struct TaskState<F, T> {
+    /// The closure; taken when the goroutine starts.
+    f: Option<F>,
     /// Set once, by the goroutine, when it finishes.
     result: Option<thread::Result<T>>,
     /// True once `result` was set (it may have been taken since).
@@ -28,10 +35,15 @@ struct PacketState<T> {
     waiter: Option<Waiter>,
 }
 
-impl<T> Packet<T> {
-    pub(crate) fn new() -> Arc<Packet<T>> {
-        Arc::new(Packet {
-            state: Mutex::new(PacketState {
+impl<F, T> Task<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    pub(crate) fn new(f: F) -> Arc<Task<F, T>> {
+        Arc::new(Task {
+            state: Mutex::new(TaskState {
+                f: Some(f),
                 result: None,
                 done: false,
                 waiter: None,
@@ -39,8 +51,8 @@ impl<T> Packet<T> {
         })
     }
 
-    /// Called once by the finishing goroutine.
-    pub(crate) fn finish(&self, r: thread::Result<T>) {
+    /// Stores the result and wakes the joiner. Called once.
+    fn finish(&self, r: thread::Result<T>) {
         let mut st = self.state.lock();
         st.result = Some(r);
         st.done = true;
@@ -52,6 +64,52 @@ impl<T> Packet<T> {
     }
 }
 
+impl<F, T> Entry for Task<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    /// The goroutine's body: run the closure, catching a panic (spawn.rs's
+    /// policy), then publish the result.
+    fn run(&self) {
+        let f = self.state.lock().f.take();
+        let Some(f) = f else {
+            crate::debug::throw("runtime: goroutine entry run twice");
+        };
+        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        self.finish(r);
+    }
+}
+
+/// The handle's view of a task, independent of the closure's type.
+trait Joinable<T>: Send + Sync {
+    /// The result if ready, else registers `w` (if none is registered).
+    fn take_or_wait(&self, w: &mut Option<Waiter>) -> Option<thread::Result<T>>;
+    /// True once finished.
+    fn done(&self) -> bool;
+}
+
+impl<F, T> Joinable<T> for Task<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn take_or_wait(&self, w: &mut Option<Waiter>) -> Option<thread::Result<T>> {
+        let mut st = self.state.lock();
+        if let Some(r) = st.result.take() {
+            return Some(r);
+        }
+        if st.waiter.is_none() {
+            st.waiter = w.take();
+        }
+        None
+    }
+
+    fn done(&self) -> bool {
+        self.state.lock().done
+    }
+}
+
 /// An owned permission to join a goroutine (wait for it and take its result),
 /// like `std::thread::JoinHandle`. Dropping it detaches the goroutine.
 ///
@@ -60,14 +118,22 @@ impl<T> Packet<T> {
 /// assert_eq!(h.join().unwrap(), 42);
 /// ```
 pub struct JoinHandle<T> {
-    packet: Arc<Packet<T>>,
+    packet: Arc<dyn Joinable<T>>,
     id: u64,
     name: Option<Arc<str>>,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(packet: Arc<Packet<T>>, id: u64, name: Option<Arc<str>>) -> Self {
-        JoinHandle { packet, id, name }
+    pub(crate) fn new<F>(task: Arc<Task<F, T>>, id: u64, name: Option<Arc<str>>) -> Self
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        JoinHandle {
+            packet: task,
+            id,
+            name,
+        }
     }
 
     /// Waits for the goroutine to finish and returns its result, or `Err`
@@ -75,22 +141,18 @@ impl<T> JoinHandle<T> {
     /// On a goroutine this parks only the goroutine; on a plain thread it
     /// blocks the thread.
     pub fn join(self) -> thread::Result<T> {
+        let mut me = Some(Waiter::current());
         loop {
-            let mut st = self.packet.state.lock();
-            if let Some(r) = st.result.take() {
+            if let Some(r) = self.packet.take_or_wait(&mut me) {
                 return r;
             }
-            if st.waiter.is_none() {
-                st.waiter = Some(Waiter::current());
-            }
-            drop(st);
             waiter::block();
         }
     }
 
     /// True once the goroutine has finished (its result is ready).
     pub fn is_finished(&self) -> bool {
-        self.packet.state.lock().done
+        self.packet.done()
     }
 
     /// The goroutine's id (as in Go's tracebacks: goroutine 1 is main).

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use crossbeam_deque::{Steal, Stealer, Worker};
 
-use crate::g::{GRef, G};
+use crate::g::{GRef, GSlot, G};
 use crate::stack::{self, GStack};
 
 /// Go's local run queue capacity.
@@ -41,6 +41,8 @@ const STEAL_MAX: usize = LOCAL_RUNQ_CAP / 2;
 const STACK_CACHE_MAX: usize = 64;
 /// How many stacks a P takes from the global pool at once.
 const STACK_CACHE_REFILL: usize = 16;
+/// Freed G slots kept per P (Go's p.gFree) before half go to the global list.
+const GFREE_MAX: usize = 64;
 
 /// Where `runq_put` places a G.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +85,8 @@ pub(crate) struct P {
     pub(crate) ran: AtomicU64,
     /// Holder only: cached stacks of the default size.
     stack_cache: RefCell<Vec<GStack>>,
+    /// Holder only: freed G slots for reuse (Go's p.gFree).
+    gfree: RefCell<Vec<GSlot>>,
 }
 
 // SAFETY: the non-Sync fields (`runq`'s Worker, `stack_cache`) are used only by
@@ -104,6 +108,7 @@ impl P {
             status: AtomicU8::new(PStatus::Idle as u8),
             ran: AtomicU64::new(0),
             stack_cache: RefCell::new(Vec::new()),
+            gfree: RefCell::new(Vec::new()),
         }
     }
 
@@ -246,6 +251,29 @@ impl P {
         }
     }
 
+    /// Keeps a freed G slot (holder only, Go's gfput). Returns a batch to
+    /// move to the global list when the local one is full.
+    #[doc(alias = "gfput")]
+    pub(crate) fn gfree_put(&self, slot: GSlot) -> Option<Vec<GSlot>> {
+        let mut l = self.gfree.borrow_mut();
+        l.push(slot);
+        if l.len() > GFREE_MAX {
+            return Some(l.split_off(GFREE_MAX / 2));
+        }
+        None
+    }
+
+    /// Takes a freed G slot (holder only, Go's gfget); `refill` supplies a
+    /// batch from the global list when the local one is empty.
+    #[doc(alias = "gfget")]
+    pub(crate) fn gfree_get(&self, refill: impl FnOnce(usize) -> Vec<GSlot>) -> Option<GSlot> {
+        let mut l = self.gfree.borrow_mut();
+        if l.is_empty() {
+            l.extend(refill(GFREE_MAX / 2));
+        }
+        l.pop()
+    }
+
     /// Empties this P's queues and caches into `out` and the global stack
     /// pool (holder only), when the P is destroyed by a GOMAXPROCS shrink.
     pub(crate) fn drain_all(&self, out: &mut Vec<GRef>) {
@@ -262,7 +290,7 @@ mod tests {
     use std::panic::Location;
 
     fn g() -> GRef {
-        G::new_ref(Box::new(|| {}), None, 0, Location::caller())
+        G::new_ref(crate::g::tests::nop(), None, 0, Location::caller(), None)
     }
 
     #[test]

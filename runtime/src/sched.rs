@@ -43,7 +43,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::Mutex;
 
 use crate::debug::{throw, Config, MAX_GOMAXPROCS};
-use crate::g::{GRef, GRun, GStatus};
+use crate::g::{GRef, GRun, GSlot, GStatus};
 use crate::m::{self, MLocal, M};
 use crate::p::{PStatus, Slot, P};
 use crate::switch::{self, GContext, Switch};
@@ -83,6 +83,8 @@ pub(crate) struct Sched {
     pub(crate) steals: AtomicU64,
     pub(crate) global_takes: AtomicU64,
     pub(crate) spawned: AtomicU64,
+    /// Freed G slots beyond the per-P lists (Go's sched.gFree).
+    gfree: Mutex<Vec<GSlot>>,
 }
 
 /// State under `Sched::lock`.
@@ -127,6 +129,7 @@ impl Sched {
             steals: AtomicU64::new(0),
             global_takes: AtomicU64::new(0),
             spawned: AtomicU64::new(0),
+            gfree: Mutex::new(Vec::new()),
         }
         .with_procs(n)
     }
@@ -230,6 +233,17 @@ pub(crate) fn set_gomaxprocs(n: usize) -> usize {
 
 // ---------------------------------------------------------------------------
 // Making Gs runnable.
+
+/// A freed G slot for a new goroutine, from this M's P (Go's gfget), if
+/// the caller is on an M with a P and one is free.
+pub(crate) fn gfget() -> Option<GSlot> {
+    let p = m::current()?.p.get()?;
+    p.gfree_get(|n| {
+        let mut global = sched().gfree.lock();
+        let k = global.len().saturating_sub(n);
+        global.split_off(k)
+    })
+}
 
 /// Queues a new G (Go's newproc tail): into this P's runnext when called from
 /// a goroutine, else into the global queue; then wake_p.
@@ -630,11 +644,14 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
     let p =
         ml.p.get()
             .unwrap_or_else(|| throw("runtime: execute without a P"));
+    // Both counters are written only by this P's holder: a Relaxed load and
+    // store (no locked read-modify-write); readers only compare values.
     if !inherit {
-        // Relaxed: see P::schedtick.
-        p.schedtick.fetch_add(1, Ordering::Relaxed);
+        let t = p.schedtick.load(Ordering::Relaxed);
+        p.schedtick.store(t.wrapping_add(1), Ordering::Relaxed);
     }
-    p.ran.fetch_add(1, Ordering::Relaxed);
+    p.ran
+        .store(p.ran.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     g.get().cas_status(GStatus::Runnable, GStatus::Running);
     ml.cur_g.set(Some(g));
     // Relaxed: snapshot for observers (see M::cur_g).
@@ -702,7 +719,10 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
             s.ngoroutine.fetch_sub(1, Ordering::Relaxed);
             // SAFETY: the G is Dead and ours; no queue or waiter holds it (a G
             // only dies while Running), and `g` is not used after this.
-            unsafe { g.free() };
+            let slot = unsafe { g.free() };
+            if let Some(batch) = p.gfree_put(slot) {
+                s.gfree.lock().extend(batch);
+            }
         }
     }
 }

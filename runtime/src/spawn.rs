@@ -17,12 +17,12 @@
 #![forbid(unsafe_code)]
 
 use std::io;
-use std::panic::{self, AssertUnwindSafe, Location, PanicHookInfo};
+use std::panic::{self, Location, PanicHookInfo};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::g::G;
-use crate::join::{JoinHandle, Packet};
+use crate::join::{JoinHandle, Task};
 use crate::sched::{self, sched};
 use crate::stack::{check_stack_size, stack_admit};
 
@@ -81,14 +81,15 @@ impl Builder {
         };
         stack_admit(s.ngoroutine(), s.gomaxprocs())?;
         let name: Option<Arc<str>> = self.name.map(Arc::from);
-        let packet = Packet::new();
-        let their_packet = packet.clone();
-        let entry = Box::new(move || {
-            let r = panic::catch_unwind(AssertUnwindSafe(f));
-            their_packet.finish(r);
-        });
-        let g = G::new_ref(entry, name.clone(), stack_size, created_by);
-        let handle = JoinHandle::new(packet, g.get().id, name);
+        let task = Task::new(f);
+        let g = G::new_ref(
+            task.clone(),
+            name.clone(),
+            stack_size,
+            created_by,
+            sched::gfget(),
+        );
+        let handle = JoinHandle::new(task, g.get().id, name);
         sched::new_g_ready(g);
         Ok(handle)
     }

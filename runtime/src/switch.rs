@@ -12,7 +12,7 @@
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
-use crate::g::GRef;
+use crate::g::{Entry, GRef};
 use crate::stack::GStack;
 
 /// Why a G switched back to its M.
@@ -40,10 +40,10 @@ unsafe impl Send for GContext {}
 
 impl GContext {
     /// Builds the coroutine for `g` on `stack`; `entry` runs when first resumed.
-    pub(crate) fn new(g: GRef, stack: GStack, entry: Box<dyn FnOnce() + Send>) -> GContext {
+    pub(crate) fn new(g: GRef, stack: GStack, entry: std::sync::Arc<dyn Entry>) -> GContext {
         GContext(Coroutine::with_stack(stack, move |y: &GYielder, ()| {
             g.get().set_yielder(y);
-            entry();
+            entry.run();
         }))
     }
 
