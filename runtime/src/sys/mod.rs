@@ -4,11 +4,11 @@
 //!
 //! Callers: stack.rs (mmap, madvise, mprotect, the `vm.max_map_count` sysctl)
 //! and signal.rs (sigaction, sigaltstack, errno, write(2), abort). Nothing here
-//! keeps state except the cached pidfd for `process_madvise` (linux.rs).
+//! keeps state except a latch saying whether `process_madvise` works (linux.rs).
 //!
 //! gort runs on Linux only (lib.rs refuses other targets), so there is one
-//! backend. Per-architecture register access (ucontext) is not needed yet:
-//! the overflow check uses only the fault address from `siginfo_t`.
+//! backend. The overflow check needs no register access: it uses only the
+//! fault address from `siginfo_t`.
 
 mod linux;
 
