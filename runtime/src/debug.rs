@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::Write;
+use std::time::Duration;
 
 use crate::stack::{check_stack_size, DEFAULT_STACK_SIZE};
 
@@ -21,7 +22,17 @@ pub(crate) struct Config {
     pub(crate) gomaxprocs: usize,
     /// Default goroutine stack size, bytes.
     pub(crate) stack_size: usize,
+    /// How long a G may run before sysmon asks it to stop (Go's
+    /// forcePreemptNS, 10 ms). `GORT_TIMESLICE`, e.g. `1ms`, `500us`.
+    pub(crate) timeslice: Duration,
+    /// `GODEBUG=asyncpreemptoff=1`: no signal preemption (Go's name).
+    pub(crate) async_preempt_off: bool,
 }
+
+/// Go's forcePreemptNS.
+pub const DEFAULT_TIMESLICE: Duration = Duration::from_millis(10);
+/// The shortest time slice accepted (sysmon's finest tick is 20 µs).
+const MIN_TIMESLICE: Duration = Duration::from_micros(100);
 
 impl Config {
     /// Reads the environment, warning about (and replacing) bad values.
@@ -56,11 +67,63 @@ impl Config {
             }
             Err(_) => DEFAULT_STACK_SIZE,
         };
+        let timeslice = match std::env::var("GORT_TIMESLICE") {
+            Ok(v) => match parse_duration(&v) {
+                Ok(d) if d >= MIN_TIMESLICE => d,
+                Ok(_) => {
+                    warn(&format!(
+                        "gort: ignoring GORT_TIMESLICE={v:?} (below {MIN_TIMESLICE:?}); using {DEFAULT_TIMESLICE:?}"
+                    ));
+                    DEFAULT_TIMESLICE
+                }
+                Err(why) => {
+                    warn(&format!(
+                        "gort: ignoring GORT_TIMESLICE={v:?} ({why}); using {DEFAULT_TIMESLICE:?}"
+                    ));
+                    DEFAULT_TIMESLICE
+                }
+            },
+            Err(_) => DEFAULT_TIMESLICE,
+        };
+        let godebug = std::env::var("GODEBUG").unwrap_or_default();
         Config {
             gomaxprocs,
             stack_size,
+            timeslice,
+            async_preempt_off: godebug_value(&godebug, "asyncpreemptoff") == Some("1"),
         }
     }
+}
+
+/// The value of `key` in a GODEBUG string (`k=v,k=v`; the last one wins, as
+/// in Go).
+pub(crate) fn godebug_value<'a>(godebug: &'a str, key: &str) -> Option<&'a str> {
+    godebug
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim())
+        .next_back()
+}
+
+/// Parses a duration: a number with a unit `ns`, `us`, `ms` or `s`.
+pub(crate) fn parse_duration(v: &str) -> Result<Duration, String> {
+    let t = v.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| "missing a unit (ns, us, ms, s)".to_string())?;
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| "not a duration like 10ms".to_string())?;
+    let secs = match unit {
+        "ns" => n / 1e9,
+        "us" | "µs" => n / 1e6,
+        "ms" => n / 1e3,
+        "s" => n,
+        _ => return Err(format!("unknown unit {unit:?} (use ns, us, ms, s)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| "out of range".to_string())
 }
 
 /// Parses a GOMAXPROCS value: a whole number in 1..=MAX_GOMAXPROCS.
@@ -120,6 +183,20 @@ mod tests {
         assert!(parse_gomaxprocs("abc").is_err());
         assert!(parse_gomaxprocs("100000").is_err());
         assert!(parse_gomaxprocs("99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn durations_and_godebug() {
+        assert_eq!(parse_duration("1ms"), Ok(Duration::from_millis(1)));
+        assert_eq!(parse_duration("500us"), Ok(Duration::from_micros(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("fast").is_err());
+        assert_eq!(
+            godebug_value("a=1,asyncpreemptoff=1", "asyncpreemptoff"),
+            Some("1")
+        );
+        assert_eq!(godebug_value("schedtrace=1000", "asyncpreemptoff"), None);
     }
 
     #[test]

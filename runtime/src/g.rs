@@ -33,9 +33,10 @@
 use std::cell::Cell;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use crate::debug::throw;
+use crate::m::M;
 use crate::switch::{GContext, GYielder};
 
 /// Goroutine ids start at 1 like Go's (main is goroutine 1 under `#[gort::main]`).
@@ -127,6 +128,20 @@ pub(crate) struct G {
     /// SIGSEGV handler (signal.rs) on whichever M runs the G. Relaxed on both
     /// sides: the run queue that hands the G to that M orders the store first.
     stack_guard: AtomicUsize,
+    /// Owner-only. The M this G is locked to, or null: set by
+    /// `lock_os_thread` (counted in `lock_count`) and by an asynchronous
+    /// preemption (`async_locked`, until the G's next cooperative switch). A
+    /// locked G runs only on that M, and that M runs nothing else (sched.rs
+    /// `stop_locked_m` / `start_locked_m`, Go's lockedm).
+    locked_m: Cell<Option<&'static M>>,
+    /// Owner-only: `lock_os_thread` nesting.
+    lock_count: Cell<u32>,
+    /// Owner-only: locked by an asynchronous preemption.
+    async_locked: Cell<bool>,
+    /// `no_preempt` nesting. Written by the G, read by the SIGURG handler on
+    /// the same thread. Relaxed: same-thread accesses (signal-handler
+    /// reentrancy), ordered by the compiler fences in preempt.rs.
+    pub(crate) no_preempt: AtomicU32,
 }
 
 // SAFETY: the non-Sync fields (`run`, `yielder`) are touched only by the G's
@@ -159,6 +174,10 @@ impl G {
             run: std::cell::UnsafeCell::new(GRun::Fresh(f)),
             yielder: Cell::new(std::ptr::null()),
             stack_guard: AtomicUsize::new(0),
+            locked_m: Cell::new(None),
+            lock_count: Cell::new(0),
+            async_locked: Cell::new(false),
+            no_preempt: AtomicU32::new(0),
         };
         match slot {
             Some(slot) => slot.fill(g),
@@ -197,6 +216,40 @@ impl G {
     pub(crate) unsafe fn run_state(&self) -> &mut GRun {
         // SAFETY: exclusive by the caller's ownership contract.
         unsafe { &mut *self.run.get() }
+    }
+
+    /// The M this G is locked to, if any (owner-only).
+    pub(crate) fn locked_m(&self) -> Option<&'static M> {
+        self.locked_m.get()
+    }
+
+    /// Go's LockOSThread: lock to `m` (the M running this G), nested.
+    pub(crate) fn lock_to(&self, m: &'static M) {
+        self.lock_count.set(self.lock_count.get() + 1);
+        self.locked_m.set(Some(m));
+    }
+
+    /// Go's UnlockOSThread: undo one `lock_to`; unlocks at zero unless an
+    /// asynchronous preemption still holds the G on its M.
+    pub(crate) fn unlock(&self) {
+        let n = self.lock_count.get().saturating_sub(1);
+        self.lock_count.set(n);
+        if n == 0 && !self.async_locked.get() {
+            self.locked_m.set(None);
+        }
+    }
+
+    /// Locks the G to `m` after an asynchronous preemption (owner-only).
+    pub(crate) fn lock_async(&self, m: &'static M) {
+        self.async_locked.set(true);
+        self.locked_m.set(Some(m));
+    }
+
+    /// The G reached a cooperative switch: an asynchronous lock ends.
+    pub(crate) fn unlock_async(&self) {
+        if self.async_locked.replace(false) && self.lock_count.get() == 0 {
+            self.locked_m.set(None);
+        }
     }
 
     /// Records the coroutine's yielder; called once by the coroutine body.

@@ -31,6 +31,7 @@ mod hchan;
 mod join;
 mod m;
 mod p;
+mod preempt;
 mod sched;
 mod select;
 mod signal;
@@ -39,13 +40,16 @@ mod stack;
 mod stats;
 mod sudog;
 mod switch;
+mod symtab;
 pub mod sync;
 mod sys;
+mod sysmon;
 pub mod time;
 mod waiter;
 
 pub use debug::MAX_GOMAXPROCS;
 pub use join::JoinHandle;
+pub use preempt::no_preempt;
 pub use spawn::{spawn, Builder};
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub use stats::{stats, Stats};
@@ -105,6 +109,32 @@ pub fn gomaxprocs() -> usize {
 /// ```
 pub fn set_gomaxprocs(n: usize) -> usize {
     sched::set_gomaxprocs(n)
+}
+
+/// Wires the calling goroutine to its current OS thread (Go's
+/// `runtime.LockOSThread`): until a matching [`unlock_os_thread`], it runs
+/// only on this thread and no other goroutine runs there. Use it around
+/// thread-affine state (thread-locals that must stay put across yields, FFI
+/// that needs one thread). Calls nest. On a plain thread it does nothing.
+///
+/// ```
+/// gort::go!(|| {
+///     gort::lock_os_thread();
+///     let before = std::thread::current().id();
+///     gort::yield_now();
+///     assert_eq!(std::thread::current().id(), before);
+///     gort::unlock_os_thread();
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+pub fn lock_os_thread() {
+    sched::lock_os_thread();
+}
+
+/// Undoes one [`lock_os_thread`] (Go's `runtime.UnlockOSThread`).
+pub fn unlock_os_thread() {
+    sched::unlock_os_thread();
 }
 
 /// Support for the `gort-macros` expansions. Not a public API.

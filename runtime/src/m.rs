@@ -21,7 +21,7 @@
 #![forbid(unsafe_code)]
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
@@ -32,12 +32,14 @@ use crate::p::P;
 /// Relaxed: ids only need to be unique.
 static NEXT_MID: AtomicU64 = AtomicU64::new(0);
 
-/// What `start_m` hands an M: the P to run with, and whether it starts as a
-/// spinning M (already counted in `nmspinning`).
+/// What `start_m` hands an M: the P to run with, whether it starts as a
+/// spinning M (already counted in `nmspinning`), and, for an M that waits for
+/// its locked G (`stop_locked_m`), that G.
 #[derive(Default)]
 pub(crate) struct MWake {
     pub(crate) p: Option<&'static P>,
     pub(crate) spinning: bool,
+    pub(crate) g: Option<GRef>,
     pub(crate) woken: bool,
 }
 
@@ -52,6 +54,19 @@ pub(crate) struct M {
     /// stats and dumps. Relaxed: a snapshot, never dereferenced by readers
     /// that do not own the G.
     pub(crate) cur_g: AtomicPtr<G>,
+    /// This M's pthread handle, for `pthread_kill` (preempt.rs). Written once
+    /// by the M's own thread before it first holds a P; 0 before. Relaxed:
+    /// sysmon learns of the M through the P it holds, published under the
+    /// sched lock after this store.
+    pub(crate) thread: AtomicU64,
+    /// True while a SIGURG sent by `preempt_m` has not been handled yet, so
+    /// repeated requests send one signal. Set by sysmon (swap), cleared by the
+    /// handler. AcqRel/Release: see preempt.rs.
+    pub(crate) signal_pending: AtomicBool,
+    /// The time slice sysmon asked to stop: the P's schedtick + 1, or 0.
+    /// Written by sysmon, read by the handler, which preempts only if the
+    /// running slice is still that one (a stale or foreign signal is ignored).
+    pub(crate) preempt_tick: AtomicU64,
 }
 
 impl M {
@@ -61,16 +76,23 @@ impl M {
             wake: Mutex::new(MWake::default()),
             cv: Condvar::new(),
             cur_g: AtomicPtr::new(std::ptr::null_mut()),
+            thread: AtomicU64::new(0),
+            signal_pending: AtomicBool::new(false),
+            preempt_tick: AtomicU64::new(0),
         })
     }
 
-    /// Hands this M its next P and wakes it (the other half of `wait_for_p`).
-    pub(crate) fn wake(&self, p: &'static P, spinning: bool) {
+    /// Hands this M its next P (and, for a locked M, its G) and wakes it:
+    /// the other half of `wait_for_p`.
+    pub(crate) fn wake(&self, p: &'static P, spinning: bool, g: Option<GRef>) {
         let mut w = self.wake.lock();
-        debug_assert!(!w.woken, "M woken twice");
+        if w.woken {
+            crate::debug::throw("runtime: M woken twice");
+        }
         *w = MWake {
             p: Some(p),
             spinning,
+            g,
             woken: true,
         };
         drop(w);
@@ -79,13 +101,13 @@ impl M {
 
     /// Blocks this thread until `wake` hands it a P. The flag makes an early
     /// wake (before we wait) impossible to lose.
-    pub(crate) fn wait_for_p(&self) -> (&'static P, bool) {
+    pub(crate) fn wait_for_p(&self) -> (&'static P, bool, Option<GRef>) {
         let mut w = self.wake.lock();
         while !w.woken {
             self.cv.wait(&mut w);
         }
-        let MWake { p, spinning, .. } = std::mem::take(&mut *w);
-        (p.expect("woken M is given a P"), spinning)
+        let MWake { p, spinning, g, .. } = std::mem::take(&mut *w);
+        (p.expect("woken M is given a P"), spinning, g)
     }
 }
 
@@ -98,6 +120,9 @@ pub(crate) struct MLocal {
     pub(crate) cur_g: Cell<Option<GRef>>,
     /// True while this M is spinning (counted in sched's nmspinning).
     pub(crate) spinning: Cell<bool>,
+    /// The G to run next without looking at any queue: this M's locked G,
+    /// handed back by `start_locked_m` or kept after a preemption.
+    pub(crate) locked_next: Cell<Option<GRef>>,
     /// xorshift64 state for the random steal order.
     rng: Cell<u64>,
 }
@@ -128,8 +153,12 @@ pub(crate) fn bind(m: Arc<M>) -> &'static MLocal {
         p: Cell::new(None),
         cur_g: Cell::new(None),
         spinning: Cell::new(false),
+        locked_next: Cell::new(None),
         rng: Cell::new(seed | 1),
     }));
+    // Relaxed: see M::thread.
+    ml.m.thread
+        .store(crate::sys::pthread_self() as u64, Ordering::Relaxed);
     CUR_M.with(|c| c.set(Some(ml)));
     ml
 }

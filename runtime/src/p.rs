@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use crossbeam_deque::{Steal, Stealer, Worker};
 
 use crate::g::{GRef, GSlot, G};
+use crate::m::M;
 use crate::stack::{self, GStack};
 
 /// Go's local run queue capacity.
@@ -87,6 +88,12 @@ pub(crate) struct P {
     stack_cache: RefCell<Vec<GStack>>,
     /// Holder only: freed G slots for reuse (Go's p.gFree).
     gfree: RefCell<Vec<GSlot>>,
+    /// The M holding this P, or null (Go's p.m). Written by acquire/release
+    /// (sched.rs); read by sysmon to find whom to preempt. Relaxed: a stale
+    /// M gets a signal for a slice it is not running, which it ignores.
+    holder: AtomicPtr<M>,
+    /// Asynchronous preemptions of Gs on this P (stats). Relaxed.
+    pub(crate) preemptions: AtomicU64,
 }
 
 // SAFETY: the non-Sync fields (`runq`'s Worker, `stack_cache`) are used only by
@@ -109,7 +116,25 @@ impl P {
             ran: AtomicU64::new(0),
             stack_cache: RefCell::new(Vec::new()),
             gfree: RefCell::new(Vec::new()),
+            holder: AtomicPtr::new(std::ptr::null_mut()),
+            preemptions: AtomicU64::new(0),
         }
+    }
+
+    /// Records the M that now holds this P (null when released).
+    pub(crate) fn set_holder(&self, m: Option<&M>) {
+        let ptr = m.map_or(std::ptr::null_mut(), |m| m as *const M as *mut M);
+        // Relaxed: see the field.
+        self.holder.store(ptr, Ordering::Relaxed);
+    }
+
+    /// The M holding this P, if any (a snapshot).
+    pub(crate) fn holder(&self) -> Option<&'static M> {
+        // Relaxed: see the field.
+        let m = self.holder.load(Ordering::Relaxed);
+        // SAFETY: the pointer came from an `Arc<M>` owned by that M's leaked
+        // MLocal (m.rs): Ms are never freed, so it stays valid forever.
+        unsafe { m.cast_const().as_ref() }
     }
 
     pub(crate) fn status(&self) -> PStatus {

@@ -100,7 +100,9 @@ static SCHED: OnceLock<Sched> = OnceLock::new();
 pub(crate) fn sched() -> &'static Sched {
     SCHED.get_or_init(|| {
         crate::spawn::install_panic_hook();
-        Sched::new(Config::from_env())
+        let cfg = Config::from_env();
+        crate::preempt::init(&cfg);
+        Sched::new(cfg)
     })
 }
 
@@ -176,6 +178,12 @@ impl Sched {
     }
 
     /// Current GOMAXPROCS.
+    /// Every P created so far (some may be Dead after a shrink).
+    pub(crate) fn all_ps(&self) -> impl Iterator<Item = &'static P> + '_ {
+        let len = self.allp_len.load(Ordering::SeqCst);
+        (0..len).filter_map(|id| self.allp[id].get())
+    }
+
     pub(crate) fn gomaxprocs(&self) -> usize {
         self.gomaxprocs.load(Ordering::SeqCst)
     }
@@ -196,6 +204,13 @@ impl Sched {
                     .map_or(0, |p| p.ran.load(Ordering::Relaxed))
             })
             .collect();
+        let preempts: Vec<u64> = (0..len)
+            .map(|id| {
+                self.allp[id]
+                    .get()
+                    .map_or(0, |p| p.preemptions.load(Ordering::Relaxed))
+            })
+            .collect();
         // Relaxed loads below: statistics only.
         crate::stats::Stats {
             goroutines: self.ngoroutine(),
@@ -209,6 +224,8 @@ impl Sched {
             global_takes: self.global_takes.load(Ordering::Relaxed),
             spawned: self.spawned.load(Ordering::Relaxed),
             ran_per_p: ran,
+            preemptions: preempts.iter().sum(),
+            preemptions_per_p: preempts,
         }
     }
 }
@@ -285,16 +302,39 @@ pub(crate) fn ready(g: GRef) {
 /// be called on a goroutine. Consumes exactly one `ready` (g.rs handshake);
 /// the caller re-checks its condition after it returns.
 #[doc(alias = "gopark")]
+#[inline(never)]
 pub(crate) fn park() {
     let g = m::current_g().unwrap_or_else(|| throw("runtime: park outside a goroutine"));
+    g.get().unlock_async();
     switch::switch_to_m(g, Switch::Park);
 }
 
 /// Go's Gosched: the running G goes to the back of its P's queue.
+#[inline(never)]
 pub(crate) fn gosched() {
     match m::current_g() {
-        Some(g) => switch::switch_to_m(g, Switch::Yield),
+        Some(g) => {
+            g.get().unlock_async();
+            switch::switch_to_m(g, Switch::Yield)
+        }
         None => std::thread::yield_now(),
+    }
+}
+
+/// Go's LockOSThread for the running goroutine (no-op on a plain thread).
+pub(crate) fn lock_os_thread() {
+    if let Some(ml) = m::current() {
+        if let Some(g) = ml.cur_g.get() {
+            let me: &'static M = &ml.m;
+            g.get().lock_to(me);
+        }
+    }
+}
+
+/// Go's UnlockOSThread.
+pub(crate) fn unlock_os_thread() {
+    if let Some(g) = m::current_g() {
+        g.get().unlock();
     }
 }
 
@@ -372,13 +412,26 @@ fn start_m(spinning: bool) {
         }
         return;
     };
+    drop(l);
+    start_m_with(p, spinning);
+}
+
+/// Runs `p` (already taken off the idle list, or handed off) on an idle M or
+/// a new one.
+fn start_m_with(p: &'static P, spinning: bool) {
+    let s = sched();
+    let mut l = s.lock.lock();
     let m = l.midle.pop();
     if m.is_some() {
         s.nmidle.fetch_sub(1, Ordering::Relaxed);
     }
     drop(l);
+    crate::sysmon::wake();
     match m {
-        Some(m) => m.wake(p, spinning),
+        Some(m) => {
+            p.set_holder(Some(&m));
+            m.wake(p, spinning, None)
+        }
         None => new_m(p, spinning),
     }
 }
@@ -386,8 +439,10 @@ fn start_m(spinning: bool) {
 /// Go's newm: a new OS thread that starts with `p`.
 fn new_m(p: &'static P, spinning: bool) {
     let s = sched();
+    crate::sysmon::start();
     let m = M::new();
-    m.wake(p, spinning);
+    p.set_holder(Some(&m));
+    m.wake(p, spinning, None);
     // Relaxed: statistics only.
     s.mcount.fetch_add(1, Ordering::Relaxed);
     let name = format!("gort-m{}", m.id);
@@ -400,19 +455,76 @@ fn new_m(p: &'static P, spinning: bool) {
     }
 }
 
+/// Go's handoffp: this M gives `p` up (it is about to block or to wait for
+/// its locked G). Start an M for it if there is work or nobody else looks
+/// for work; otherwise put it on the idle list.
+#[doc(alias = "handoffp")]
+pub(crate) fn handoff_p(p: &'static P) {
+    let s = sched();
+    p.set_holder(None);
+    if !p.runq_empty() || s.glob_len.load(Ordering::SeqCst) != 0 {
+        start_m_with(p, false);
+        return;
+    }
+    if s.nmspinning.load(Ordering::SeqCst) + s.npidle.load(Ordering::SeqCst) == 0
+        && s.nmspinning
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    {
+        start_m_with(p, true);
+        return;
+    }
+    let mut l = s.lock.lock();
+    if !l.glob.is_empty() {
+        drop(l);
+        start_m_with(p, false);
+        return;
+    }
+    p.set_status(PStatus::Idle);
+    l.pidle.push(p);
+    s.npidle.store(l.pidle.len(), Ordering::SeqCst);
+}
+
+/// Go's stoplockedm: the G locked to this M switched out; give the P away
+/// and sleep until `start_locked_m` hands the G back with a P.
+#[doc(alias = "stoplockedm")]
+fn stop_locked_m(ml: &MLocal) {
+    let p = ml.p.take().expect("stop_locked_m with a P");
+    if ml.spinning.replace(false) {
+        sched().nmspinning.fetch_sub(1, Ordering::SeqCst);
+    }
+    handoff_p(p);
+    let (p, spinning, g) = ml.m.wait_for_p();
+    acquire_p(ml, p);
+    ml.spinning.set(spinning);
+    ml.locked_next.set(g);
+}
+
+/// Go's startlockedm: `g` is locked to another M; hand it our P and the G,
+/// and park this M.
+#[doc(alias = "startlockedm")]
+fn start_locked_m(ml: &MLocal, g: GRef, lm: &'static M) {
+    let p = ml.p.take().expect("start_locked_m with a P");
+    p.set_holder(Some(lm));
+    lm.wake(p, false, Some(g));
+    stop_m(ml);
+}
+
 /// The body of every M's thread.
 fn mstart(m: Arc<M>) {
     crate::signal::minit();
     let ml = m::bind(m);
-    let (p, spinning) = ml.m.wait_for_p();
+    let (p, spinning, g) = ml.m.wait_for_p();
     acquire_p(ml, p);
     ml.spinning.set(spinning);
+    ml.locked_next.set(g);
     schedule(ml)
 }
 
 /// Go's acquirep: this M now holds `p`.
 fn acquire_p(ml: &MLocal, p: &'static P) {
     p.set_status(PStatus::Running);
+    p.set_holder(Some(&ml.m));
     ml.p.set(Some(p));
 }
 
@@ -427,6 +539,7 @@ fn pidle_get(s: &Sched, l: &mut Locked) -> Option<&'static P> {
 fn pidle_put(s: &Sched, l: &mut Locked, ml: &MLocal) {
     let p = ml.p.take().expect("release_p without a P");
     p.set_status(PStatus::Idle);
+    p.set_holder(None);
     l.pidle.push(p);
     s.npidle.store(l.pidle.len(), Ordering::SeqCst);
 }
@@ -440,9 +553,10 @@ fn stop_m(ml: &MLocal) {
     s.nmidle.fetch_add(1, Ordering::Relaxed);
     drop(l);
     crate::deadlock::check_dead();
-    let (p, spinning) = ml.m.wait_for_p();
+    let (p, spinning, g) = ml.m.wait_for_p();
     acquire_p(ml, p);
     ml.spinning.set(spinning);
+    ml.locked_next.set(g);
 }
 
 /// Go's resetspinning: this M found work; stop spinning and, if it was the
@@ -464,7 +578,10 @@ fn reset_spinning(ml: &MLocal) {
 /// Go's schedule: find a G, run it, forever.
 fn schedule(ml: &'static MLocal) -> ! {
     loop {
-        let (g, inherit) = find_runnable(ml);
+        let (g, inherit) = match ml.locked_next.take() {
+            Some(g) => (g, false),
+            None => find_runnable(ml),
+        };
         if ml.spinning.get() {
             reset_spinning(ml);
         }
@@ -641,6 +758,13 @@ fn retire_p(ml: &MLocal) -> bool {
 /// the reason it gave. `inherit`: it keeps the current time slice.
 fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
     let s = sched();
+    let me: &'static M = &ml.m;
+    if let Some(lm) = g.get().locked_m() {
+        if !std::ptr::eq(lm, me) {
+            start_locked_m(ml, g, lm);
+            return;
+        }
+    }
     let p =
         ml.p.get()
             .unwrap_or_else(|| throw("runtime: execute without a P"));
@@ -688,11 +812,15 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
     let p =
         ml.p.get()
             .unwrap_or_else(|| throw("runtime: lost P while running"));
+    let locked = g.get().locked_m().is_some();
     match why {
         Some(Switch::Yield) => {
             g.get().cas_status(GStatus::Running, GStatus::Runnable);
             if let Some(batch) = p.runq_put(g, Slot::Tail) {
                 glob_runq_put_batch(batch);
+            }
+            if locked {
+                stop_locked_m(ml);
             }
         }
         Some(Switch::Park) => {
@@ -700,13 +828,34 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
             if !g.get().park_commit() {
                 // Readied before it finished switching out: still ours.
                 g.get().cas_status(GStatus::Waiting, GStatus::Runnable);
-                if let Some(batch) = p.runq_put(g, Slot::Next) {
+                if locked {
+                    ml.locked_next.set(Some(g));
+                } else if let Some(batch) = p.runq_put(g, Slot::Next) {
                     glob_runq_put_batch(batch);
                 }
+            } else if locked {
+                stop_locked_m(ml);
+            }
+        }
+        Some(Switch::Preempted) => {
+            // Relaxed: statistics only.
+            p.preemptions.fetch_add(1, Ordering::Relaxed);
+            g.get().cas_status(GStatus::Running, GStatus::Runnable);
+            // It may be inside a thread_local! borrow: it resumes only here.
+            g.get().lock_async(me);
+            if p.runq_empty() && s.glob_len.load(Ordering::SeqCst) == 0 {
+                // Nobody else to run: a new slice right away.
+                ml.locked_next.set(Some(g));
+            } else {
+                // Go puts a preempted G on the global queue.
+                glob_runq_put_batch([g]);
+                stop_locked_m(ml);
             }
         }
         None => {
             g.get().cas_status(GStatus::Running, GStatus::Dead);
+            // A goroutine that exits locked leaves its M as it is (Go would
+            // end the thread; our Ms keep no per-G state).
             // SAFETY: we still own the dead G; the borrow above has ended.
             let run = unsafe { g.get().run_state() };
             let GRun::Started(ctx) = std::mem::replace(run, GRun::Empty) else {

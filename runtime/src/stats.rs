@@ -30,6 +30,10 @@ pub struct Stats {
     pub spawned: u64,
     /// Goroutine executions (time slices) per P, by P id.
     pub ran_per_p: Vec<u64>,
+    /// Asynchronous (signal) preemptions, in total.
+    pub preemptions: u64,
+    /// Asynchronous preemptions per P, by P id.
+    pub preemptions_per_p: Vec<u64>,
 }
 
 /// A snapshot of the scheduler's counters (starts the runtime if needed).

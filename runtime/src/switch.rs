@@ -22,6 +22,9 @@ pub(crate) enum Switch {
     Yield,
     /// `park`: complete the park handshake (g.rs).
     Park,
+    /// Asynchronous preemption from the SIGURG handler (preempt.rs): requeue,
+    /// locked to this M until its next cooperative switch.
+    Preempted,
 }
 
 /// The corosensei yielder type of a goroutine.

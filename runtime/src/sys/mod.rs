@@ -11,5 +11,7 @@
 //! fault address from `siginfo_t`.
 
 mod linux;
+mod signal_preempt;
 
 pub(crate) use linux::*;
+pub(crate) use signal_preempt::*;

@@ -1,0 +1,227 @@
+//! symtab — which instructions are *user code*: the address ranges of the
+//! program's own functions, read once at start from the executable's ELF
+//! symbol table. preempt.rs allows an asynchronous preemption only when the
+//! interrupted PC lies in one of these ranges (DESIGN.md "Preemption").
+//!
+//! A function is user code when its (demangled) path starts with a crate that
+//! is not the runtime's, the standard library's, or a dependency the runtime
+//! uses while it holds per-M or per-P state ([`RUNTIME_CRATES`]). Everything
+//! else is excluded by default: shared libraries (libc, ld.so), the vDSO, C
+//! symbols in the executable (allocator shims, compiler builtins), and any
+//! address no symbol covers. Keeping std/core/alloc out is what makes
+//! `println!` from preempted goroutines safe: stdout's reentrant lock and
+//! RefCell are per thread, and a preemption never lands inside them.
+//!
+//! Without a symbol table (a stripped binary) there are no user ranges, and
+//! signal preemption is off with a one-line warning (preempt.rs).
+//!
+//! The table is built before the SIGURG handler is installed and never
+//! changes; the handler only binary-searches it (no allocation, no lock).
+
+#![forbid(unsafe_code)]
+
+use std::sync::OnceLock;
+
+/// Crates whose code must never be preempted asynchronously.
+const RUNTIME_CRATES: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "gort",
+    "gort_runtime",
+    "gort_macros",
+    "corosensei",
+    "crossbeam_deque",
+    "crossbeam_epoch",
+    "crossbeam_utils",
+    "parking_lot",
+    "parking_lot_core",
+    "lock_api",
+    "libc",
+    "polling",
+    "rustix",
+    "compiler_builtins",
+    "panic_unwind",
+    "panic_abort",
+    "unwind",
+    "std_detect",
+    "hashbrown",
+    "rustc_demangle",
+    "addr2line",
+    "gimli",
+    "miniz_oxide",
+    "object",
+    "memchr",
+    "adler2",
+    "cfg_if",
+    "scopeguard",
+    "smallvec",
+];
+
+/// Sorted, merged, half-open `[start, end)` ranges of user code (runtime
+/// addresses).
+static USER_TEXT: OnceLock<Vec<(usize, usize)>> = OnceLock::new();
+
+/// Builds the table (once). Returns the number of user functions found.
+pub(crate) fn init() -> usize {
+    USER_TEXT.get_or_init(|| build().unwrap_or_default()).len()
+}
+
+/// True if `pc` is in a user function. Async-signal-safe once `init` ran:
+/// one atomic load and a binary search.
+pub(crate) fn is_user_pc(pc: usize) -> bool {
+    let Some(ranges) = USER_TEXT.get() else {
+        return false;
+    };
+    match ranges.binary_search_by(|&(s, _)| s.cmp(&pc)) {
+        Ok(_) => true,
+        Err(0) => false,
+        Err(i) => pc < ranges[i - 1].1,
+    }
+}
+
+/// The crate a Rust symbol belongs to, from its demangled path: the first
+/// path segment, looking inside `<Type as Trait>` / `<impl ...>` brackets.
+fn crate_of(demangled: &str) -> &str {
+    let t = demangled
+        .trim_start_matches('<')
+        .trim_start_matches("impl ");
+    let t = t
+        .trim_start_matches(['&', '*', ' '])
+        .trim_start_matches("mut ");
+    let end = t.find("::").unwrap_or(t.len());
+    &t[..end]
+}
+
+/// True for symbols of user crates.
+fn is_user_symbol(name: &str) -> bool {
+    let Ok(d) = rustc_demangle::try_demangle(name) else {
+        return false; // not Rust: C, assembly, shims
+    };
+    let path = format!("{d:#}");
+    let krate = crate_of(&path);
+    !krate.is_empty() && !RUNTIME_CRATES.contains(&krate)
+}
+
+/// Reads /proc/self/exe's symbol table into user-code ranges.
+fn build() -> Option<Vec<(usize, usize)>> {
+    let bytes = std::fs::read("/proc/self/exe").ok()?;
+    let base = load_base();
+    let mut out = Vec::new();
+    for (name, value, size) in func_symbols(&bytes)? {
+        if size > 0 && is_user_symbol(name) {
+            let start = base + value as usize;
+            out.push((start, start + size as usize));
+        }
+    }
+    out.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(out.len());
+    for (s, e) in out {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    Some(merged)
+}
+
+/// The load bias of the main executable (0 for a non-PIE binary), from the
+/// auxiliary vector: address of the program headers minus their file offset.
+fn load_base() -> usize {
+    let phdr = crate::sys::getauxval(libc::AT_PHDR);
+    let bytes = match std::fs::read("/proc/self/exe") {
+        Ok(b) => b,
+        Err(_) => return 0,
+    };
+    let phoff = rd_u64(&bytes, 0x20).unwrap_or(0) as usize;
+    // e_type 3 = ET_DYN (PIE): biased; 2 = ET_EXEC: absolute.
+    if rd_u16(&bytes, 0x10) == Some(3) {
+        (phdr as usize).wrapping_sub(phoff)
+    } else {
+        0
+    }
+}
+
+fn rd_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+fn rd_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+fn rd_u64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// (name, value, size) of every FUNC symbol in an ELF64 little-endian file's
+/// `.symtab`. None if the file is not such an ELF or has no `.symtab`.
+fn func_symbols(b: &[u8]) -> Option<Vec<(&str, u64, u64)>> {
+    if b.get(..4)? != b"\x7fELF" || *b.get(4)? != 2 || *b.get(5)? != 1 {
+        return None;
+    }
+    let shoff = rd_u64(b, 0x28)? as usize;
+    let shentsize = rd_u16(b, 0x3A)? as usize;
+    let shnum = rd_u16(b, 0x3C)? as usize;
+    let sh = |i: usize| shoff + i * shentsize;
+    const SHT_SYMTAB: u32 = 2;
+    let symtab = (0..shnum).find(|&i| rd_u32(b, sh(i) + 4) == Some(SHT_SYMTAB))?;
+    let off = rd_u64(b, sh(symtab) + 0x18)? as usize;
+    let size = rd_u64(b, sh(symtab) + 0x20)? as usize;
+    let link = rd_u32(b, sh(symtab) + 0x28)? as usize;
+    let entsize = (rd_u64(b, sh(symtab) + 0x38)? as usize).max(24);
+    let str_off = rd_u64(b, sh(link) + 0x18)? as usize;
+    let str_size = rd_u64(b, sh(link) + 0x20)? as usize;
+    let strtab = b.get(str_off..str_off + str_size)?;
+    let mut out = Vec::new();
+    for i in 0..size / entsize {
+        let e = off + i * entsize;
+        let info = *b.get(e + 4)?;
+        const STT_FUNC: u8 = 2;
+        if info & 0xf != STT_FUNC {
+            continue;
+        }
+        let name_at = rd_u32(b, e)? as usize;
+        let value = rd_u64(b, e + 8)?;
+        let sz = rd_u64(b, e + 16)?;
+        let name = strtab.get(name_at..).and_then(|s| {
+            let end = s.iter().position(|&c| c == 0)?;
+            std::str::from_utf8(&s[..end]).ok()
+        });
+        if let Some(name) = name {
+            out.push((name, value, sz));
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[inline(never)]
+    fn a_user_function(x: u64) -> u64 {
+        std::hint::black_box(x).wrapping_mul(3)
+    }
+
+    #[test]
+    fn crate_names() {
+        assert_eq!(crate_of("std::io::stdio::_print"), "std");
+        assert_eq!(
+            crate_of("<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop"),
+            "alloc"
+        );
+        assert_eq!(crate_of("myapp::main::{closure#0}"), "myapp");
+    }
+
+    #[test]
+    fn runtime_and_std_code_are_not_user_code() {
+        init();
+        // This test binary is crate gort_runtime: its own functions are runtime
+        // code, so nothing here is user code; std's and libc's are not either.
+        // (tests/preempt_*.rs check the positive side from a user crate.)
+        let f = a_user_function as *const () as usize;
+        assert_eq!(a_user_function(2), 6);
+        assert!(!is_user_pc(f + 1));
+        assert!(!is_user_pc(std::io::stdout as *const () as usize + 1));
+        assert!(!is_user_pc(libc::write as *const () as usize + 1));
+    }
+}
