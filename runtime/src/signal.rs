@@ -12,6 +12,9 @@
 //! and abort. Any other SIGSEGV/SIGBUS keeps its meaning: it goes to the
 //! handler that was installed before ours (Rust's std prints its own "thread
 //! has overflowed its stack" for thread stacks) or gets the default action.
+//! The guard is one page: Rust code probes every page of a larger frame, so
+//! it always lands there; C code with a large `alloca` could step over it into
+//! the next stack down, as it could over a thread's guard.
 //!
 //! # Who calls what
 //! sched.rs `mstart` calls [`minit`] first thing on every M thread (Go's
