@@ -32,8 +32,7 @@
 //! Go has no plain threads; gort does. A `std::thread` that will later send on
 //! a channel a goroutine waits on is invisible here, so a program under
 //! `#[gort::main]` whose goroutines all wait for such a thread is reported as
-//! deadlocked. Do that work in a goroutine (or `gort::syscall::blocking`, which
-//! counts as an external waker), or run without `#[gort::main]`.
+//! deadlocked. Do that work in a goroutine, or run without `#[gort::main]`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 

@@ -160,7 +160,7 @@ impl<T> Chan<T> {
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return Err(SendTimeoutError::Timeout(v));
         }
-        let hold = CtxHold::new(deadline.is_some());
+        let hold = CtxHold::single(deadline.is_some());
         let node = Sudog::new(Some(v));
         // SAFETY: `node` and `hold` live in this frame, unmoved, until after
         // the wait below, and the node is unlinked before we return: a
@@ -206,7 +206,7 @@ impl<T> Chan<T> {
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return Err(RecvTimeoutError::Timeout);
         }
-        let hold = CtxHold::new(deadline.is_some());
+        let hold = CtxHold::single(deadline.is_some());
         let node = Sudog::new(None);
         // SAFETY: as in `send`.
         unsafe { st.recvq.push_back(&node, hold.ctx(), 0) };

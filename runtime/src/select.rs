@@ -248,7 +248,7 @@ pub fn select(cases: &[&dyn SelectCase], mode: SelectMode) -> bool {
         return false;
     }
     loop {
-        let hold = CtxHold::new(deadline.is_some());
+        let hold = CtxHold::select(deadline.is_some());
         let ctx = hold.ctx();
         let mut registered = 0;
         let mut aborted = false;

@@ -31,6 +31,10 @@
 //!    and only then lets them go out of scope. A sudog still linked when it is
 //!    dropped is a runtime bug and throws.
 //!
+//! A wait with a single sudog and no timer (a plain send or receive, a sync
+//! wait) is *exclusive*: only the party that pops that sudog can claim it, so
+//! the claim is a plain store instead of a CAS.
+//!
 //! A goroutine is woken only by the winner's `ready`, so it parks exactly once
 //! per wait. A thread may wake spuriously and then parks again until `done`.
 //! An owner that finds a case ready while it is still registering claims its
@@ -66,8 +70,13 @@ pub(crate) const CASE_TIMEOUT: usize = usize::MAX - 2;
 /// One blocking operation's shared record (Go's sudog.g + g.selectDone).
 pub(crate) struct WaitCtx {
     /// `WAITING`, then the index of the case that won, `CASE_TIMEOUT` or
-    /// `CASE_ABORTED`. Moves once, by CAS.
+    /// `CASE_ABORTED`. Moves once, by CAS (or by a plain store when
+    /// `exclusive`).
     selected: AtomicUsize,
+    /// Exactly one party can ever claim this wait: the one that pops its
+    /// single sudog under the queue's lock (a plain send, receive or sync
+    /// wait without a timer). Go skips `selectDone` for those too. Immutable.
+    exclusive: bool,
     /// Set by the claim winner after it has finished with the slot.
     done: AtomicBool,
     /// Who waits. Immutable.
@@ -75,18 +84,36 @@ pub(crate) struct WaitCtx {
 }
 
 impl WaitCtx {
-    /// A fresh wait for the calling goroutine or thread.
+    /// A fresh wait for the calling goroutine or thread, which several
+    /// parties (select cases, a timer) may try to claim.
     pub(crate) fn new() -> WaitCtx {
         WaitCtx {
             selected: AtomicUsize::new(WAITING),
+            exclusive: false,
             done: AtomicBool::new(false),
             waiter: Waiter::current(),
+        }
+    }
+
+    /// A fresh wait with a single sudog and no timer: only the party that
+    /// pops the sudog (under its queue's lock) can claim it.
+    pub(crate) fn new_exclusive() -> WaitCtx {
+        WaitCtx {
+            exclusive: true,
+            ..WaitCtx::new()
         }
     }
 
     /// Tries to win the wait for `case`. Only the winner may touch the slot
     /// of that case, and it must call [`Claim::finish`] and wake the waiter.
     pub(crate) fn try_claim(&self, case: usize) -> Option<Claim<'_>> {
+        if self.exclusive {
+            // The only possible claimer (see `exclusive`): no race to settle.
+            // Relaxed: the owner reads `selected` after its Acquire on
+            // `done`, and queue peekers read it under the queue's lock.
+            self.selected.store(case, Ordering::Relaxed);
+            return Some(Claim { ctx: self });
+        }
         // AcqRel: the CAS is the single decision point among claimers; Acquire
         // orders the winner's later slot access after the owner's writes made
         // before it published this ctx (those writes are also ordered by the
@@ -139,6 +166,7 @@ impl WaitCtx {
     /// The owner cancels its own wait (it found a case ready while
     /// registering). True if nobody had claimed it; then nobody will wake it.
     pub(crate) fn abort(&self) -> bool {
+        debug_assert!(!self.exclusive, "only a select aborts its wait");
         self.try_claim(CASE_ABORTED).is_some_and(|c| {
             // Nobody waits for this "claim": the owner is the caller. Just
             // record it as done so the state stays uniform.
@@ -166,8 +194,18 @@ pub(crate) enum CtxHold {
 }
 
 impl CtxHold {
-    /// A ctx for the caller; `timed` if a timer will be armed.
-    pub(crate) fn new(timed: bool) -> CtxHold {
+    /// A ctx for a plain send or receive (one sudog); `timed` if a timer
+    /// will be armed, which makes the claim a race again.
+    pub(crate) fn single(timed: bool) -> CtxHold {
+        if timed {
+            CtxHold::Shared(Arc::new(WaitCtx::new()))
+        } else {
+            CtxHold::Local(WaitCtx::new_exclusive())
+        }
+    }
+
+    /// A ctx for a select (several sudogs, so claims always race).
+    pub(crate) fn select(timed: bool) -> CtxHold {
         if timed {
             CtxHold::Shared(Arc::new(WaitCtx::new()))
         } else {
@@ -491,7 +529,7 @@ pub(crate) fn park_on<S, T>(
     front: bool,
     q: impl FnOnce(&mut S) -> &mut WaitQ<T>,
 ) -> Option<T> {
-    let ctx = WaitCtx::new();
+    let ctx = WaitCtx::new_exclusive();
     let node = Sudog::new(value);
     let queue = q(&mut guard);
     // `node` and `ctx` live in this frame until we return, and we return
