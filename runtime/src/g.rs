@@ -142,15 +142,19 @@ pub(crate) struct G {
     /// the same thread. Relaxed: same-thread accesses (signal-handler
     /// reentrancy), ordered by the compiler fences in preempt.rs.
     pub(crate) no_preempt: AtomicU32,
+    /// Owner-only, and only from the G's own stack: its goroutine-local
+    /// values (`gort::local!`, local.rs), dropped by its entry before it dies.
+    pub(crate) locals: crate::local::LocalMap,
 }
 
-// SAFETY: the non-Sync fields (`run`, `yielder`) are touched only by the G's
+// SAFETY: the non-Sync fields (`run`, `yielder`, `locals`) are touched only by the G's
 // single owner (module header), and ownership passes between threads through a
 // run queue, a lock or the AcqRel park handshake, all of which order the
 // previous owner's writes before the next owner's reads.
 unsafe impl Sync for G {}
 // SAFETY: as above; the boxed closure is `Send`, the coroutine context is Send
-// by switch.rs's argument.
+// by switch.rs's argument, and the goroutine-local values are `Send`
+// (LocalKey's bound) behind `Rc`s that only the owner clones (local.rs).
 unsafe impl Send for G {}
 
 impl G {
@@ -178,6 +182,7 @@ impl G {
             lock_count: Cell::new(0),
             async_locked: Cell::new(false),
             no_preempt: AtomicU32::new(0),
+            locals: crate::local::LocalMap::new(),
         };
         match slot {
             Some(slot) => slot.fill(g),

@@ -76,7 +76,11 @@ where
         let Some(f) = f else {
             crate::debug::throw("runtime: goroutine entry run twice");
         };
-        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        let mut r = panic::catch_unwind(AssertUnwindSafe(f));
+        // Goroutine-local values die with the goroutine, before join sees it.
+        if let Err(p) = panic::catch_unwind(crate::local::drop_all) {
+            r = r.and(Err(p));
+        }
         self.finish(r);
     }
 }

@@ -29,6 +29,7 @@ mod entry;
 mod g;
 mod hchan;
 mod join;
+mod local;
 mod m;
 mod p;
 mod preempt;
@@ -49,6 +50,7 @@ mod waiter;
 
 pub use debug::MAX_GOMAXPROCS;
 pub use join::JoinHandle;
+pub use local::{AccessError, LocalKey};
 pub use preempt::no_preempt;
 pub use spawn::{spawn, Builder};
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
