@@ -5,10 +5,14 @@
 //!
 //! A function is user code when its (demangled) path starts with a crate that
 //! is not the runtime's, the standard library's, or a dependency the runtime
-//! uses while it holds per-M or per-P state ([`RUNTIME_CRATES`]). Everything
-//! else is excluded by default: shared libraries (libc, ld.so), the vDSO, C
-//! symbols in the executable (allocator shims, compiler builtins), and any
-//! address no symbol covers. Keeping std/core/alloc out is what makes
+//! uses while it holds per-M or per-P state ([`RUNTIME_CRATES`]). A method of
+//! an impl (`<Type as Trait>::f`, `<Type>::f`) is user code when the type or
+//! the trait is a user crate's (the orphan rule puts the impl in one of
+//! them); an impl on a primitive (`<u64>::_fmt`, `<&T as core::fmt::Display>`,
+//! `<str>::trim_matches`) names no crate and can only be std's, so it is not.
+//! Everything else is excluded by default: shared libraries (libc, ld.so), the
+//! vDSO, C symbols in the executable (allocator shims, compiler builtins), and
+//! any address no symbol covers. Keeping std/core/alloc out is what makes
 //! `println!` from preempted goroutines safe: stdout's reentrant lock and
 //! RefCell are per thread, and a preemption never lands inside them.
 //!
@@ -56,6 +60,12 @@ const RUNTIME_CRATES: &[&str] = &[
     "cfg_if",
     "scopeguard",
     "smallvec",
+    // The global allocator's shims (`__rustc::__rust_alloc`, v0 mangling).
+    "__rustc",
+    // libtest and its dependencies, in `cargo test` binaries.
+    "test",
+    "getopts",
+    "unicode_width",
 ];
 
 /// Sorted, merged, half-open `[start, end)` ranges of user code (runtime
@@ -80,17 +90,68 @@ pub(crate) fn is_user_pc(pc: usize) -> bool {
     }
 }
 
-/// The crate a Rust symbol belongs to, from its demangled path: the first
-/// path segment, looking inside `<Type as Trait>` / `<impl ...>` brackets.
-fn crate_of(demangled: &str) -> &str {
-    let t = demangled
-        .trim_start_matches('<')
-        .trim_start_matches("impl ");
-    let t = t
-        .trim_start_matches(['&', '*', ' '])
-        .trim_start_matches("mut ");
-    let end = t.find("::").unwrap_or(t.len());
-    &t[..end]
+/// Splits a leading `<Self as Trait>` or `<Self>` off a demangled path into
+/// (Self, Trait). None if the path does not start with `<`.
+fn split_qualified(path: &str) -> Option<(&str, Option<&str>)> {
+    let inner = path.strip_prefix('<')?;
+    let b = inner.as_bytes();
+    let (mut depth, mut as_at) = (0usize, None);
+    for i in 0..b.len() {
+        match b[i] {
+            b'<' => depth += 1,
+            b'>' if i > 0 && b[i - 1] == b'-' => {} // `fn() -> T`
+            b'>' if depth == 0 => {
+                return Some(match as_at {
+                    Some(a) => (&inner[..a], Some(&inner[a + 4..i])),
+                    None => (&inner[..i], None),
+                });
+            }
+            b'>' => depth -= 1,
+            b' ' if depth == 0 && as_at.is_none() && inner[i..].starts_with(" as ") => {
+                as_at = Some(i)
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// True if a demangled path is a user crate's code (module header).
+fn is_user_path(path: &str) -> bool {
+    if let Some((ty, tr)) = split_qualified(path) {
+        return is_user_type(ty) || tr.is_some_and(is_user_path);
+    }
+    // `krate::...`; a name without a crate path is not user code.
+    match path.find("::") {
+        Some(i) => !RUNTIME_CRATES.contains(&&path[..i]),
+        None => false,
+    }
+}
+
+/// True if a demangled type is a user crate's: a path type whose crate is
+/// not the runtime's. Primitives, slices, tuples, fn pointers and legacy
+/// mangling's generic names (`T`) name no crate.
+fn is_user_type(ty: &str) -> bool {
+    let mut t = ty.trim();
+    for p in ["&", "mut ", "*const ", "*mut ", "dyn ", "impl "] {
+        if let Some(rest) = t.strip_prefix(p) {
+            return is_user_type(rest);
+        }
+    }
+    if t.starts_with('<') {
+        return is_user_path(t);
+    }
+    t = &t[..t.find('<').unwrap_or(t.len())];
+    match t.find("::") {
+        Some(i) => {
+            let krate = &t[..i];
+            krate
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                && !RUNTIME_CRATES.contains(&krate)
+        }
+        None => false,
+    }
 }
 
 /// True for symbols of user crates.
@@ -98,9 +159,7 @@ fn is_user_symbol(name: &str) -> bool {
     let Ok(d) = rustc_demangle::try_demangle(name) else {
         return false; // not Rust: C, assembly, shims
     };
-    let path = format!("{d:#}");
-    let krate = crate_of(&path);
-    !krate.is_empty() && !RUNTIME_CRATES.contains(&krate)
+    is_user_path(&format!("{d:#}"))
 }
 
 /// Reads /proc/self/exe's symbol table into user-code ranges.
@@ -203,13 +262,41 @@ mod tests {
     }
 
     #[test]
-    fn crate_names() {
-        assert_eq!(crate_of("std::io::stdio::_print"), "std");
-        assert_eq!(
-            crate_of("<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop"),
-            "alloc"
-        );
-        assert_eq!(crate_of("myapp::main::{closure#0}"), "myapp");
+    fn user_paths() {
+        for (path, user) in [
+            ("std::io::stdio::_print", false),
+            ("<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop", false),
+            ("myapp::main::{closure#0}", true),
+            // Impls on primitives are std's (v0 and legacy mangling).
+            ("<u64>::_fmt", false),
+            ("<str>::trim_matches::<<char>::is_whitespace>", false),
+            (
+                "<[u8]>::copy_within::<core::ops::range::RangeInclusive<usize>>",
+                false,
+            ),
+            ("<&T as core::fmt::Display>::fmt", false),
+            ("<u64 as core::fmt::LowerHex>::fmt", false),
+            ("<fn() -> u32 as core::fmt::Debug>::fmt", false),
+            (
+                "<alloc::vec::Vec<myapp::Foo> as core::ops::drop::Drop>::drop",
+                false,
+            ),
+            ("core::ptr::drop_in_place::<myapp::Foo>", false),
+            ("__rustc::__rust_alloc", false),
+            ("rust_begin_unwind", false),
+            // A user type's or a user trait's impl is the user's.
+            ("<myapp::Foo as core::fmt::Debug>::fmt", true),
+            ("<alloc::vec::Vec<u8> as myapp::Ext>::f", true),
+            ("<&mut myapp::Foo as core::ops::Drop>::drop", true),
+            ("<myapp::Foo>::new", true),
+            ("<<myapp::A as myapp::T>::X as core::fmt::Debug>::fmt", true),
+            (
+                "<myapp::main::{closure#0} as core::ops::function::FnOnce<()>>::call_once",
+                true,
+            ),
+        ] {
+            assert_eq!(is_user_path(path), user, "{path}");
+        }
     }
 
     #[test]
