@@ -87,6 +87,8 @@ const BAND_WORD: u64 = u64::from_le_bytes(*b"gortSTK!");
 const SCRUB_EVERY: u32 = 64;
 /// The pool may hold this many warm stacks beyond twice those in use.
 const TRIM_FLOOR: usize = 256;
+/// Ranges the scavenger releases per madvise call (see `trim_once`).
+const TRIM_RANGES_PER_CALL: usize = 64;
 /// The smallest stack a goroutine may ask for: enough for the panic machinery
 /// (formatting, the panic hook) on top of a modest user frame.
 pub const MIN_STACK_SIZE: usize = 64 * 1024;
@@ -639,10 +641,15 @@ fn trim_once() -> bool {
             _ => ranges.push((lo, hi - lo)),
         }
     }
-    // SAFETY: every range is the usable memory of free stacks we hold (taken
-    // out of the pool above), plus guard pages between neighbours; no G runs
-    // on them. An error only leaves pages resident.
-    let _ = unsafe { sys::madvise_ranges(&ranges, libc::MADV_DONTNEED) };
+    // A few ranges per call: each call holds mmap_lock for reading, and this
+    // thread runs at nice 19, so a long call preempted midway would hold up
+    // an M's mmap or mprotect (malloc growing its heap) behind it.
+    for chunk in ranges.chunks(TRIM_RANGES_PER_CALL) {
+        // SAFETY: every range is the usable memory of free stacks we hold
+        // (taken out of the pool above), plus guard pages between neighbours;
+        // no G runs on them. An error only leaves pages resident.
+        let _ = unsafe { sys::madvise_ranges(chunk, libc::MADV_DONTNEED) };
+    }
 
     let mut pool = POOL.lock();
     let class = pool
