@@ -38,9 +38,14 @@ fn gomaxprocs_4_on_2_cores() {
             .map(|i| {
                 let done = done.clone();
                 gort::go!(move || {
+                    // Short CPU bursts with yields between them: each burst is
+                    // well under a time slice even unoptimised, so no
+                    // asynchronous preemption parks a thread per goroutine
+                    // (a preempted goroutine keeps its M: docs/CAVEATS.md).
                     let mut x = i;
                     for _ in 0..40 {
                         x = cpu_unit(x);
+                        gort::yield_now();
                     }
                     done.fetch_add(1, Ordering::SeqCst);
                     x

@@ -44,6 +44,7 @@ mod switch;
 mod symtab;
 pub mod sync;
 mod sys;
+pub mod syscall;
 mod sysmon;
 pub mod time;
 mod waiter;

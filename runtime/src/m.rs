@@ -21,7 +21,7 @@
 #![forbid(unsafe_code)]
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{compiler_fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
@@ -67,6 +67,20 @@ pub(crate) struct M {
     /// Written by sysmon, read by the handler, which preempts only if the
     /// running slice is still that one (a stale or foreign signal is ignored).
     pub(crate) preempt_tick: AtomicU64,
+    /// Kernel thread id, for sysmon's look at /proc/self/task/<tid>/stat
+    /// (is this M blocked in the kernel?). Written once at start. Relaxed.
+    pub(crate) tid: AtomicI32,
+    /// Set by sysmon for an M stuck in a call nobody announced: the slice
+    /// (schedtick + 1) whose P the handler should give up. Read by the
+    /// handler (preempt.rs). Release/Acquire as `preempt_tick`.
+    pub(crate) release_tick: AtomicU64,
+    /// The P this M's signal handler gave up for sysmon to hand off; null
+    /// otherwise. Written by the handler (Release), taken by sysmon (swap).
+    pub(crate) released_p: AtomicPtr<P>,
+    /// True while this M runs a G without a P (after such a release, until
+    /// the G enters the scheduler). Set by the handler, cleared by the M's
+    /// scheduler; read by sysmon to preempt it. Relaxed: a hint.
+    pub(crate) pless: AtomicBool,
 }
 
 impl M {
@@ -79,6 +93,10 @@ impl M {
             thread: AtomicU64::new(0),
             signal_pending: AtomicBool::new(false),
             preempt_tick: AtomicU64::new(0),
+            tid: AtomicI32::new(0),
+            release_tick: AtomicU64::new(0),
+            released_p: AtomicPtr::new(std::ptr::null_mut()),
+            pless: AtomicBool::new(false),
         })
     }
 
@@ -97,6 +115,15 @@ impl M {
         };
         drop(w);
         self.cv.notify_one();
+    }
+
+    /// Takes the P this M's handler released, if any (sysmon).
+    pub(crate) fn released_p_take(&self) -> Option<&'static P> {
+        // Acquire: pairs with the handler's Release store.
+        let p = self
+            .released_p
+            .swap(std::ptr::null_mut(), Ordering::Acquire);
+        crate::p::p_from_ptr(p)
     }
 
     /// Blocks this thread until `wake` hands it a P. The flag makes an early
@@ -123,6 +150,14 @@ pub(crate) struct MLocal {
     /// The G to run next without looking at any queue: this M's locked G,
     /// handed back by `start_locked_m` or kept after a preemption.
     pub(crate) locked_next: Cell<Option<GRef>>,
+    /// Non-zero while runtime code on this thread uses `p` (the scheduler on g0
+    /// always; a G inside runq_put_here/gfget): the SIGURG handler must not
+    /// take the P away then. A Cell: only this thread and its own signal
+    /// handler touch it (compiler fences order them; see `RuntimeSection`).
+    pub(crate) in_runtime: Cell<u32>,
+    /// The P this M left in Syscall status while in a blocking call
+    /// (syscall.rs; Go's m.oldp).
+    pub(crate) old_p: Cell<Option<&'static P>>,
     /// xorshift64 state for the random steal order.
     rng: Cell<u64>,
 }
@@ -154,11 +189,14 @@ pub(crate) fn bind(m: Arc<M>) -> &'static MLocal {
         cur_g: Cell::new(None),
         spinning: Cell::new(false),
         locked_next: Cell::new(None),
+        in_runtime: Cell::new(1),
+        old_p: Cell::new(None),
         rng: Cell::new(seed | 1),
     }));
-    // Relaxed: see M::thread.
+    // Relaxed: see M::thread and M::tid.
     ml.m.thread
         .store(crate::sys::pthread_self() as u64, Ordering::Relaxed);
+    ml.m.tid.store(crate::sys::gettid(), Ordering::Relaxed);
     CUR_M.with(|c| c.set(Some(ml)));
     ml
 }
@@ -168,6 +206,34 @@ pub(crate) fn bind(m: Arc<M>) -> &'static MLocal {
 #[inline(never)]
 pub(crate) fn current() -> Option<&'static MLocal> {
     CUR_M.with(|c| c.get())
+}
+
+/// Marks runtime code that uses this M's P from a goroutine's stack, so the
+/// SIGURG handler will not take the P away in the middle (preempt.rs).
+pub(crate) struct RuntimeSection(&'static MLocal);
+
+impl RuntimeSection {
+    /// Enters a section on this thread's M, if it is one.
+    pub(crate) fn enter() -> Option<RuntimeSection> {
+        let ml = current()?;
+        ml.in_runtime.set(ml.in_runtime.get() + 1);
+        // The handler runs on this thread: a compiler fence is the whole
+        // ordering it needs.
+        compiler_fence(Ordering::SeqCst);
+        Some(RuntimeSection(ml))
+    }
+
+    /// The M this section is on.
+    pub(crate) fn ml(&self) -> &'static MLocal {
+        self.0
+    }
+}
+
+impl Drop for RuntimeSection {
+    fn drop(&mut self) {
+        compiler_fence(Ordering::SeqCst);
+        self.0.in_runtime.set(self.0.in_runtime.get() - 1);
+    }
 }
 
 /// The G running on this thread, if this thread is an M running one.

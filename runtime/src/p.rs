@@ -11,8 +11,11 @@
 //! - `runq` push/pop and `stack_cache`: only the holder. Steal: any M, via
 //!   `stealer` (lock-free, crossbeam's Chase-Lev deque).
 //! - `runnext`: only the holder stores a G; the holder or a thief takes it (swap).
-//! - `schedtick`, `status`: written by the holder, read by anyone (Relaxed;
-//!   sysmon and stats only look).
+//! - `schedtick`: written by the holder, read by anyone (Relaxed; sysmon and
+//!   stats only compare).
+//! - `status`: written by the holder or under the sched lock; the one
+//!   contended edge, Syscall -> Running (the M is back) vs Syscall -> Idle
+//!   (sysmon retakes), is a CAS.
 //!
 //! The local queue is bounded at 256 as in Go (crossbeam's Worker is not, so we
 //! check its length): a full queue moves its older half plus the new G to the
@@ -54,7 +57,7 @@ pub(crate) enum Slot {
     Tail,
 }
 
-/// A P's status (Go's `_Pidle`, `_Prunning`, `_Pdead`).
+/// A P's status (Go's `_Pidle`, `_Prunning`, `_Psyscall`, `_Pdead`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum PStatus {
@@ -64,6 +67,10 @@ pub(crate) enum PStatus {
     Running = 1,
     /// Beyond GOMAXPROCS after a shrink; its queues are empty.
     Dead = 2,
+    /// Its M is in a blocking call (syscall.rs). Nobody uses it; sysmon may
+    /// take it (CAS to Idle) and hand it off, or the M takes it back (CAS to
+    /// Running) when the call returns.
+    Syscall = 3,
 }
 
 /// A processor. Lives for the whole process (allocated once, never freed).
@@ -94,6 +101,9 @@ pub(crate) struct P {
     holder: AtomicPtr<M>,
     /// Asynchronous preemptions of Gs on this P (stats). Relaxed.
     pub(crate) preemptions: AtomicU64,
+    /// Incremented by the holder at each blocking call (Go's syscalltick);
+    /// sysmon compares it to see one call last. Relaxed: compared only.
+    pub(crate) syscalltick: AtomicU32,
 }
 
 // SAFETY: the non-Sync fields (`runq`'s Worker, `stack_cache`) are used only by
@@ -118,6 +128,7 @@ impl P {
             gfree: RefCell::new(Vec::new()),
             holder: AtomicPtr::new(std::ptr::null_mut()),
             preemptions: AtomicU64::new(0),
+            syscalltick: AtomicU32::new(0),
         }
     }
 
@@ -139,16 +150,27 @@ impl P {
 
     pub(crate) fn status(&self) -> PStatus {
         // Relaxed: see the field.
-        match self.status.load(Ordering::Relaxed) {
+        match self.status.load(Ordering::Acquire) {
             0 => PStatus::Idle,
             1 => PStatus::Running,
+            3 => PStatus::Syscall,
             _ => PStatus::Dead,
         }
     }
 
     pub(crate) fn set_status(&self, s: PStatus) {
-        // Relaxed: see the field.
-        self.status.store(s as u8, Ordering::Relaxed);
+        // Release: pairs with the Acquire in `status`/`cas_status` (a P left
+        // in Syscall is taken by CAS from another thread).
+        self.status.store(s as u8, Ordering::Release);
+    }
+
+    /// Moves the status from `from` to `to` if it is still `from`: the race
+    /// between an M leaving a blocking call and sysmon retaking its P.
+    pub(crate) fn cas_status(&self, from: PStatus, to: PStatus) -> bool {
+        // AcqRel: the winner takes the P with the loser's writes to it.
+        self.status
+            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// Puts `g` on this P (holder only). `Slot::Next` kicks any previous
@@ -309,6 +331,13 @@ impl P {
     }
 }
 
+/// The P behind a pointer taken from `&'static P` (an M's `released_p`).
+pub(crate) fn p_from_ptr(p: *mut P) -> Option<&'static P> {
+    // SAFETY: every P lives in sched's leaked `allp` table and is never
+    // freed; the only pointers stored are of such Ps.
+    unsafe { p.cast_const().as_ref() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,3 +389,4 @@ mod tests {
         assert_eq!(victim.runq_len() + moved, 100);
     }
 }
+

@@ -12,7 +12,14 @@
 //!    G, in the slice sysmon asked about, outside `no_preempt`) and
 //!    [`is_async_safe_point`] (the PC is user code and there is stack to
 //!    spare). Otherwise it returns; sysmon asks again within a millisecond.
-//! 3. To preempt, it unblocks SIGURG (so the M can be signalled again while
+//! 3. (Release.) For an M that sysmon found blocked in the kernel through a
+//!    whole slice — a call nobody announced (std::thread::sleep, a std
+//!    Mutex) — sysmon sets `release_tick` instead; if the handler cannot
+//!    preempt and the M is not inside runtime code that uses its P
+//!    (`in_runtime`, m.rs), it detaches the P and leaves it in
+//!    `released_p` for sysmon to hand off (syscall.rs). The G runs on without
+//!    a P until it next enters the scheduler.
+//! 4. To preempt, it unblocks SIGURG (so the M can be signalled again while
 //!    the G is out) and switches to the M's scheduler with
 //!    `Switch::Preempted`. The scheduler locks the G to this M, requeues it
 //!    and runs other work (sched.rs). When the G is resumed — on this same M
@@ -59,13 +66,10 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 /// The SIGURG disposition before ours, for chaining foreign signals.
 static PREV: OnceLock<libc::sigaction> = OnceLock::new();
 
-/// Installs the SIGURG handler unless `GODEBUG=asyncpreemptoff=1`. The user
-/// code table is built later by sysmon ([`enable`]); until then the handler
-/// finds no safe point.
-pub(crate) fn init(cfg: &Config) {
-    if cfg.async_preempt_off {
-        return;
-    }
+/// Installs the SIGURG handler (also under `GODEBUG=asyncpreemptoff=1`: the
+/// release of stuck Ms needs it). The user-code table is built later by
+/// sysmon ([`enable`]); until then the handler finds no safe point.
+pub(crate) fn init(_cfg: &Config) {
     let prev = match sys::sigaction_get(libc::SIGURG) {
         Ok(p) => p,
         Err(e) => {
@@ -88,20 +92,33 @@ pub(crate) fn init(cfg: &Config) {
     }
 }
 
-/// Builds the user-code table (sysmon's thread, off the startup path) and
-/// lets sysmon send signals. Warns once if the binary has no symbol table.
+/// Builds the user-code table on a short-lived thread (reading and
+/// demangling the symbol table can take a while in a large binary, and
+/// sysmon must not wait for it), then lets sysmon send preemption requests.
+/// Warns once if the binary has no symbol table.
 pub(crate) fn enable(cfg: &Config) {
     if cfg.async_preempt_off || PREV.get().is_none() {
         return;
     }
-    if symtab::init() == 0 {
-        crate::debug::warn(
-            "gort: no symbol table in the executable (stripped?): signal preemption is off",
-        );
-        return;
+    let r = std::thread::Builder::new()
+        .name("gort-symtab".into())
+        .spawn(|| {
+            if symtab::init() == 0 {
+                crate::debug::warn(
+                    "gort: no symbol table in the executable (stripped?): signal preemption is off",
+                );
+                return;
+            }
+            ENABLED.store(true, Ordering::Relaxed);
+        });
+    if let Err(e) = r {
+        crate::debug::warn(&format!("gort: signal preemption off: {e}"));
     }
-    ENABLED.store(true, Ordering::Relaxed);
 }
+
+/// The `preempt_tick` value that asks an M running a G without a P (after a
+/// release) to stop, whatever its slice.
+const PLESS_TICK: u64 = u64::MAX;
 
 /// Go's preemptM: asks `m` to stop the time slice `tick` of its P. Sends at
 /// most one signal at a time; returns true if a signal was sent.
@@ -110,9 +127,34 @@ pub(crate) fn preempt_m(m: &M, tick: u32) -> bool {
     if !ENABLED.load(Ordering::Relaxed) {
         return false;
     }
-    // Release: the handler's Acquire load of preempt_tick... the tick is
-    // written before the signal is sent, and signal delivery orders it.
+    // Release: pairs with the handler's Acquire load.
     m.preempt_tick.store(u64::from(tick) + 1, Ordering::Release);
+    signal_m(m)
+}
+
+/// Asks `m`, which runs a G without a P, to stop it.
+pub(crate) fn preempt_pless_m(m: &M) -> bool {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return false;
+    }
+    m.preempt_tick.store(PLESS_TICK, Ordering::Release);
+    signal_m(m)
+}
+
+/// Asks `m`, stuck in a call nobody announced during slice `tick`, to give
+/// its P up (the handler "releases" it; sysmon hands it off). Works with
+/// asynchronous preemption off too: only the handler must be installed.
+pub(crate) fn release_m(m: &M, tick: u32) -> bool {
+    if PREV.get().is_none() {
+        return false;
+    }
+    // Release: pairs with the handler's Acquire load.
+    m.release_tick.store(u64::from(tick) + 1, Ordering::Release);
+    signal_m(m)
+}
+
+/// Sends SIGURG to `m` unless one is already in flight.
+fn signal_m(m: &M) -> bool {
     if m.signal_pending.swap(true, Ordering::AcqRel) {
         return false; // one already in flight
     }
@@ -125,14 +167,39 @@ pub(crate) fn preempt_m(m: &M, tick: u32) -> bool {
     true
 }
 
+/// The release condition: sysmon asked this M, in this slice, to give its
+/// P up; the M runs a G and is not inside runtime code that uses the P.
+fn wants_release(ml: &MLocal) -> bool {
+    let (Some(p), Some(_)) = (ml.p.get(), ml.cur_g.get()) else {
+        return false;
+    };
+    // Acquire: pairs with release_m's Release.
+    let want = ml.m.release_tick.load(Ordering::Acquire);
+    want == u64::from(p.schedtick.load(Ordering::Relaxed)) + 1 && ml.in_runtime.get() == 0
+}
+
+/// Gives this M's P up for sysmon to hand off; the G runs on without a P.
+/// Runs in the handler: only Cells of this thread and atomics.
+fn release_p(ml: &MLocal) {
+    let Some(p) = ml.p.take() else { return };
+    ml.m.pless.store(true, Ordering::Relaxed);
+    // Release: the P (and our last writes to it) goes to sysmon's swap.
+    ml.m.released_p.store(
+        p as *const crate::p::P as *mut crate::p::P,
+        Ordering::Release,
+    );
+}
+
 /// Condition 1 and 2 of the header: an M running a G that sysmon asked to
 /// stop in this very slice, outside any `no_preempt` section.
 fn wants_async_preempt(ml: &MLocal) -> Option<GRef> {
     let g = ml.cur_g.get()?;
-    let p = ml.p.get()?;
     // Acquire: pairs with preempt_m's Release.
     let want = ml.m.preempt_tick.load(Ordering::Acquire);
-    let tick = u64::from(p.schedtick.load(Ordering::Relaxed)) + 1;
+    let tick = match ml.p.get() {
+        Some(p) => u64::from(p.schedtick.load(Ordering::Relaxed)) + 1,
+        None => PLESS_TICK,
+    };
     if want != tick {
         return None; // stale, or a foreign SIGURG
     }
@@ -161,12 +228,17 @@ extern "C" fn sigurg_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: 
         Some(ml) => {
             // Always acknowledge, so sysmon can ask again.
             ml.m.signal_pending.store(false, Ordering::Release);
+            let mut preempted = false;
             if let Some(g) = wants_async_preempt(ml) {
                 // SAFETY: `ctx` is this SA_SIGINFO handler's ucontext.
                 let (pc, sp) = unsafe { sys::ucontext_pc_sp(ctx) };
                 if is_async_safe_point(g.get(), pc, sp) {
                     do_sig_preempt(ml);
+                    preempted = true;
                 }
+            }
+            if !preempted && wants_release(ml) {
+                release_p(ml);
             }
         }
         None => chain(sig, info, ctx),

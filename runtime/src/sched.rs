@@ -37,7 +37,7 @@
 //! handshake hands a waiting G to whoever readies it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{compiler_fence, fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
@@ -47,6 +47,10 @@ use crate::g::{GRef, GRun, GSlot, GStatus};
 use crate::m::{self, MLocal, M};
 use crate::p::{PStatus, Slot, P};
 use crate::switch::{self, GContext, Switch};
+
+mod handoff;
+pub(crate) use handoff::handoff_p;
+use handoff::{acquire_p, pidle_get, pidle_put, start_locked_m, start_m, stop_locked_m, stop_m};
 
 /// Go's fairness tick: every 61st schedtick the global queue goes first.
 pub(crate) const GLOBAL_RUNQ_FAIRNESS_TICK: u32 = 61;
@@ -74,8 +78,13 @@ pub(crate) struct Sched {
     nmspinning: AtomicUsize,
     /// Idle (parked) Ms; written under `lock`. Relaxed reads: stats.
     nmidle: AtomicUsize,
-    /// Ms ever created. Relaxed: stats.
+    /// Live Ms (created and not retired). Relaxed: stats.
     mcount: AtomicUsize,
+    /// Ms ever created. Relaxed: stats.
+    mtotal: AtomicUsize,
+    /// Every live M (Go's allm), for sysmon. Taken after `lock` when both
+    /// are needed.
+    allm: Mutex<Vec<Arc<M>>>,
     /// Live goroutines (spawned, not yet dead). Relaxed: stats and
     /// num_goroutine, a snapshot as in Go.
     ngoroutine: AtomicUsize,
@@ -83,6 +92,10 @@ pub(crate) struct Sched {
     pub(crate) steals: AtomicU64,
     pub(crate) global_takes: AtomicU64,
     pub(crate) spawned: AtomicU64,
+    /// Blocking calls entered (syscall.rs).
+    pub(crate) syscalls: AtomicU64,
+    /// Ps handed off by sysmon from a blocking call or a stuck M.
+    pub(crate) handoffs: AtomicU64,
     /// Freed G slots beyond the per-P lists (Go's sched.gFree).
     gfree: Mutex<Vec<GSlot>>,
 }
@@ -127,10 +140,14 @@ impl Sched {
             nmspinning: AtomicUsize::new(0),
             nmidle: AtomicUsize::new(0),
             mcount: AtomicUsize::new(0),
+            mtotal: AtomicUsize::new(0),
+            allm: Mutex::new(Vec::new()),
             ngoroutine: AtomicUsize::new(0),
             steals: AtomicU64::new(0),
             global_takes: AtomicU64::new(0),
             spawned: AtomicU64::new(0),
+            syscalls: AtomicU64::new(0),
+            handoffs: AtomicU64::new(0),
             gfree: Mutex::new(Vec::new()),
         }
         .with_procs(n)
@@ -178,6 +195,16 @@ impl Sched {
     }
 
     /// Current GOMAXPROCS.
+    /// True if some P is idle or some M spins (sysmon's retake condition).
+    pub(crate) fn has_idle_or_spinning(&self) -> bool {
+        self.nmspinning.load(Ordering::SeqCst) + self.npidle.load(Ordering::SeqCst) > 0
+    }
+
+    /// True if the global run queue is not empty (a snapshot).
+    pub(crate) fn has_global_work(&self) -> bool {
+        self.glob_len.load(Ordering::SeqCst) != 0
+    }
+
     /// Every P created so far (some may be Dead after a shrink).
     pub(crate) fn all_ps(&self) -> impl Iterator<Item = &'static P> + '_ {
         let len = self.allp_len.load(Ordering::SeqCst);
@@ -226,6 +253,9 @@ impl Sched {
             ran_per_p: ran,
             preemptions: preempts.iter().sum(),
             preemptions_per_p: preempts,
+            syscalls: self.syscalls.load(Ordering::Relaxed),
+            handoffs: self.handoffs.load(Ordering::Relaxed),
+            threads_created: self.mtotal.load(Ordering::Relaxed),
         }
     }
 }
@@ -254,7 +284,8 @@ pub(crate) fn set_gomaxprocs(n: usize) -> usize {
 /// A freed G slot for a new goroutine, from this M's P (Go's gfget), if
 /// the caller is on an M with a P and one is free.
 pub(crate) fn gfget() -> Option<GSlot> {
-    let p = m::current()?.p.get()?;
+    let rs = m::RuntimeSection::enter()?;
+    let p = rs.ml().p.get()?;
     p.gfree_get(|n| {
         let mut global = sched().gfree.lock();
         let k = global.len().saturating_sub(n);
@@ -275,7 +306,8 @@ pub(crate) fn new_g_ready(g: GRef) {
 
 /// Puts a runnable G on this M's P if it has one, else the global queue.
 fn runq_put_here(g: GRef, slot: Slot) {
-    match m::current().and_then(|ml| ml.p.get()) {
+    let rs = m::RuntimeSection::enter();
+    match rs.as_ref().and_then(|rs| rs.ml().p.get()) {
         Some(p) => {
             if let Some(batch) = p.runq_put(g, slot) {
                 glob_runq_put_batch(batch);
@@ -319,6 +351,26 @@ pub(crate) fn gosched() {
         }
         None => std::thread::yield_now(),
     }
+}
+
+/// Go's exitsyscallfast_pidle: this M (with no P) takes an idle P, if any.
+pub(crate) fn acquire_idle_p(ml: &MLocal) -> bool {
+    let s = sched();
+    if s.npidle.load(Ordering::SeqCst) == 0 {
+        return false;
+    }
+    let mut l = s.lock.lock();
+    let Some(p) = pidle_get(s, &mut l) else {
+        return false;
+    };
+    drop(l);
+    acquire_p(ml, p);
+    true
+}
+
+/// Every live M (for sysmon).
+pub(crate) fn all_ms() -> Vec<Arc<M>> {
+    sched().allm.lock().clone()
 }
 
 /// Go's LockOSThread for the running goroutine (no-op on a plain thread).
@@ -398,167 +450,6 @@ pub(crate) fn wake_p() {
     start_m(true);
 }
 
-/// Go's startm: takes an idle P and runs it on an idle M or a new one. With
-/// `spinning`, the caller has already counted the new M in nmspinning.
-#[doc(alias = "startm")]
-fn start_m(spinning: bool) {
-    let s = sched();
-    let mut l = s.lock.lock();
-    let Some(p) = pidle_get(s, &mut l) else {
-        drop(l);
-        if spinning {
-            // No P after all: undo the count (Go's startm does the same).
-            s.nmspinning.fetch_sub(1, Ordering::SeqCst);
-        }
-        return;
-    };
-    drop(l);
-    start_m_with(p, spinning);
-}
-
-/// Runs `p` (already taken off the idle list, or handed off) on an idle M or
-/// a new one.
-fn start_m_with(p: &'static P, spinning: bool) {
-    let s = sched();
-    let mut l = s.lock.lock();
-    let m = l.midle.pop();
-    if m.is_some() {
-        s.nmidle.fetch_sub(1, Ordering::Relaxed);
-    }
-    drop(l);
-    crate::sysmon::wake();
-    match m {
-        Some(m) => {
-            p.set_holder(Some(&m));
-            m.wake(p, spinning, None)
-        }
-        None => new_m(p, spinning),
-    }
-}
-
-/// Go's newm: a new OS thread that starts with `p`.
-fn new_m(p: &'static P, spinning: bool) {
-    let s = sched();
-    crate::sysmon::start();
-    let m = M::new();
-    p.set_holder(Some(&m));
-    m.wake(p, spinning, None);
-    // Relaxed: statistics only.
-    s.mcount.fetch_add(1, Ordering::Relaxed);
-    let name = format!("gort-m{}", m.id);
-    let r = std::thread::Builder::new()
-        .name(name)
-        .spawn(move || mstart(m));
-    if let Err(e) = r {
-        crate::debug::warn(&format!("runtime: failed to create new OS thread: {e}"));
-        throw("runtime: cannot create an M");
-    }
-}
-
-/// Go's handoffp: this M gives `p` up (it is about to block or to wait for
-/// its locked G). Start an M for it if there is work or nobody else looks
-/// for work; otherwise put it on the idle list.
-#[doc(alias = "handoffp")]
-pub(crate) fn handoff_p(p: &'static P) {
-    let s = sched();
-    p.set_holder(None);
-    if !p.runq_empty() || s.glob_len.load(Ordering::SeqCst) != 0 {
-        start_m_with(p, false);
-        return;
-    }
-    if s.nmspinning.load(Ordering::SeqCst) + s.npidle.load(Ordering::SeqCst) == 0
-        && s.nmspinning
-            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-    {
-        start_m_with(p, true);
-        return;
-    }
-    let mut l = s.lock.lock();
-    if !l.glob.is_empty() {
-        drop(l);
-        start_m_with(p, false);
-        return;
-    }
-    p.set_status(PStatus::Idle);
-    l.pidle.push(p);
-    s.npidle.store(l.pidle.len(), Ordering::SeqCst);
-}
-
-/// Go's stoplockedm: the G locked to this M switched out; give the P away
-/// and sleep until `start_locked_m` hands the G back with a P.
-#[doc(alias = "stoplockedm")]
-fn stop_locked_m(ml: &MLocal) {
-    let p = ml.p.take().expect("stop_locked_m with a P");
-    if ml.spinning.replace(false) {
-        sched().nmspinning.fetch_sub(1, Ordering::SeqCst);
-    }
-    handoff_p(p);
-    let (p, spinning, g) = ml.m.wait_for_p();
-    acquire_p(ml, p);
-    ml.spinning.set(spinning);
-    ml.locked_next.set(g);
-}
-
-/// Go's startlockedm: `g` is locked to another M; hand it our P and the G,
-/// and park this M.
-#[doc(alias = "startlockedm")]
-fn start_locked_m(ml: &MLocal, g: GRef, lm: &'static M) {
-    let p = ml.p.take().expect("start_locked_m with a P");
-    p.set_holder(Some(lm));
-    lm.wake(p, false, Some(g));
-    stop_m(ml);
-}
-
-/// The body of every M's thread.
-fn mstart(m: Arc<M>) {
-    crate::signal::minit();
-    let ml = m::bind(m);
-    let (p, spinning, g) = ml.m.wait_for_p();
-    acquire_p(ml, p);
-    ml.spinning.set(spinning);
-    ml.locked_next.set(g);
-    schedule(ml)
-}
-
-/// Go's acquirep: this M now holds `p`.
-fn acquire_p(ml: &MLocal, p: &'static P) {
-    p.set_status(PStatus::Running);
-    p.set_holder(Some(&ml.m));
-    ml.p.set(Some(p));
-}
-
-/// Go's pidleget (caller holds the lock).
-fn pidle_get(s: &Sched, l: &mut Locked) -> Option<&'static P> {
-    let p = l.pidle.pop()?;
-    s.npidle.store(l.pidle.len(), Ordering::SeqCst);
-    Some(p)
-}
-
-/// Go's releasep + pidleput (caller holds the lock).
-fn pidle_put(s: &Sched, l: &mut Locked, ml: &MLocal) {
-    let p = ml.p.take().expect("release_p without a P");
-    p.set_status(PStatus::Idle);
-    p.set_holder(None);
-    l.pidle.push(p);
-    s.npidle.store(l.pidle.len(), Ordering::SeqCst);
-}
-
-/// Go's stopm: parks this M (it holds no P) until `start_m` hands it one.
-#[doc(alias = "stopm")]
-fn stop_m(ml: &MLocal) {
-    let s = sched();
-    let mut l = s.lock.lock();
-    l.midle.push(ml.m.clone());
-    s.nmidle.fetch_add(1, Ordering::Relaxed);
-    drop(l);
-    crate::deadlock::check_dead();
-    let (p, spinning, g) = ml.m.wait_for_p();
-    acquire_p(ml, p);
-    ml.spinning.set(spinning);
-    ml.locked_next.set(g);
-}
-
 /// Go's resetspinning: this M found work; stop spinning and, if it was the
 /// last spinner, start another so more Ps join in.
 fn reset_spinning(ml: &MLocal) {
@@ -575,30 +466,38 @@ fn reset_spinning(ml: &MLocal) {
 // ---------------------------------------------------------------------------
 // The loop.
 
-/// Go's schedule: find a G, run it, forever.
-fn schedule(ml: &'static MLocal) -> ! {
+/// Go's schedule: find a G, run it, until this M retires.
+fn schedule(ml: &'static MLocal) {
     loop {
         let (g, inherit) = match ml.locked_next.take() {
             Some(g) => (g, false),
-            None => find_runnable(ml),
+            None => match find_runnable(ml) {
+                Some(x) => x,
+                None => return, // this M retires (handoff.rs stop_m)
+            },
         };
         if ml.spinning.get() {
             reset_spinning(ml);
         }
-        execute(ml, g, inherit);
+        if !execute(ml, g, inherit) {
+            return;
+        }
     }
 }
 
-/// Go's findRunnable (steps in the header). Returns holding a P.
+/// Go's findRunnable (steps in the header). Returns holding a P, or None if
+/// this M should retire.
 #[doc(alias = "findRunnable")]
-fn find_runnable(ml: &'static MLocal) -> (GRef, bool) {
+fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
     let s = sched();
     loop {
         let p =
             ml.p.get()
                 .unwrap_or_else(|| throw("runtime: find_runnable without a P"));
         if p.id >= s.gomaxprocs() && retire_p(ml) {
-            stop_m(ml);
+            if !stop_m(ml) {
+                return None;
+            }
             continue;
         }
         // 1. fairness
@@ -607,16 +506,16 @@ fn find_runnable(ml: &'static MLocal) -> (GRef, bool) {
             .is_multiple_of(GLOBAL_RUNQ_FAIRNESS_TICK)
         {
             if let Some(g) = glob_runq_get(p, 1) {
-                return (g, false);
+                return Some((g, false));
             }
         }
         // 2. local
         if let Some(x) = p.runq_get() {
-            return x;
+            return Some(x);
         }
         // 3. global
         if let Some(g) = glob_runq_get(p, 0) {
-            return (g, false);
+            return Some((g, false));
         }
         // 4. steal
         let procs = s.gomaxprocs();
@@ -626,13 +525,13 @@ fn find_runnable(ml: &'static MLocal) -> (GRef, bool) {
                 s.nmspinning.fetch_add(1, Ordering::SeqCst);
             }
             if let Some(g) = steal_work(ml, p) {
-                return (g, false);
+                return Some((g, false));
             }
         }
         // 5. give up the P
         let mut l = s.lock.lock();
         if let Some(g) = glob_runq_get_locked(s, &mut l, p, 0) {
-            return (g, false);
+            return Some((g, false));
         }
         pidle_put(s, &mut l, ml);
         drop(l);
@@ -652,7 +551,9 @@ fn find_runnable(ml: &'static MLocal) -> (GRef, bool) {
                 }
             }
         }
-        stop_m(ml);
+        if !stop_m(ml) {
+            return None;
+        }
     }
 }
 
@@ -755,14 +656,14 @@ fn retire_p(ml: &MLocal) -> bool {
 }
 
 /// Go's execute: runs `g` on this M until it switches out, then files it by
-/// the reason it gave. `inherit`: it keeps the current time slice.
-fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
+/// the reason it gave. `inherit`: it keeps the current time slice. Returns
+/// false if this M retires.
+fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
     let s = sched();
     let me: &'static M = &ml.m;
     if let Some(lm) = g.get().locked_m() {
         if !std::ptr::eq(lm, me) {
-            start_locked_m(ml, g, lm);
-            return;
+            return start_locked_m(ml, g, lm);
         }
     }
     let p =
@@ -802,23 +703,29 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
         let GRun::Started(ctx) = run else {
             throw("runtime: execute: goroutine has no context")
         };
-        ctx.resume()
+        // User code now: the signal handler may take the P away if the G
+        // gets stuck in a call nobody announced (preempt.rs).
+        compiler_fence(Ordering::SeqCst);
+        ml.in_runtime.set(0);
+        compiler_fence(Ordering::SeqCst);
+        let why = ctx.resume();
+        compiler_fence(Ordering::SeqCst);
+        ml.in_runtime.set(1);
+        compiler_fence(Ordering::SeqCst);
+        why
     };
 
-    // Back on g0, still holding the same P: a G gives its M up only by
-    // switching out.
+    // Back on g0. The P may be gone: taken by sysmon while the G blocked
+    // (unannounced, or a blocking call that outlasted sysmon's patience).
     ml.cur_g.set(None);
     ml.m.cur_g.store(std::ptr::null_mut(), Ordering::Relaxed);
-    let p =
-        ml.p.get()
-            .unwrap_or_else(|| throw("runtime: lost P while running"));
+    ml.m.pless.store(false, Ordering::Relaxed);
     let locked = g.get().locked_m().is_some();
+    let p = ml.p.get();
     match why {
         Some(Switch::Yield) => {
             g.get().cas_status(GStatus::Running, GStatus::Runnable);
-            if let Some(batch) = p.runq_put(g, Slot::Tail) {
-                glob_runq_put_batch(batch);
-            }
+            put_back(p, g, Slot::Tail);
             if locked {
                 stop_locked_m(ml);
             }
@@ -828,28 +735,39 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
             if !g.get().park_commit() {
                 // Readied before it finished switching out: still ours.
                 g.get().cas_status(GStatus::Waiting, GStatus::Runnable);
-                if locked {
+                if locked && p.is_some() {
                     ml.locked_next.set(Some(g));
-                } else if let Some(batch) = p.runq_put(g, Slot::Next) {
-                    glob_runq_put_batch(batch);
+                } else {
+                    put_back(p, g, Slot::Next);
+                    if locked {
+                        stop_locked_m(ml);
+                    }
                 }
             } else if locked {
                 stop_locked_m(ml);
             }
         }
         Some(Switch::Preempted) => {
-            // Relaxed: statistics only.
-            p.preemptions.fetch_add(1, Ordering::Relaxed);
             g.get().cas_status(GStatus::Running, GStatus::Runnable);
             // It may be inside a thread_local! borrow: it resumes only here.
             g.get().lock_async(me);
-            if p.runq_empty() && s.glob_len.load(Ordering::SeqCst) == 0 {
-                // Nobody else to run: a new slice right away.
-                ml.locked_next.set(Some(g));
-            } else {
-                // Go puts a preempted G on the global queue.
-                glob_runq_put_batch([g]);
-                stop_locked_m(ml);
+            match p {
+                Some(p) => {
+                    // Relaxed: statistics only.
+                    p.preemptions.fetch_add(1, Ordering::Relaxed);
+                    if p.runq_empty() && s.glob_len.load(Ordering::SeqCst) == 0 {
+                        // Nobody else to run: a new slice right away.
+                        ml.locked_next.set(Some(g));
+                    } else {
+                        // Go puts a preempted G on the global queue.
+                        glob_runq_put_batch([g]);
+                        stop_locked_m(ml);
+                    }
+                }
+                None => {
+                    glob_runq_put_batch([g]);
+                    stop_locked_m(ml);
+                }
             }
         }
         None => {
@@ -863,15 +781,45 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) {
             };
             let mut stack = ctx.into_stack();
             stack.shrink();
-            p.stack_put(stack, s.cfg.stack_size);
+            match p {
+                Some(p) => p.stack_put(stack, s.cfg.stack_size),
+                None => crate::stack::stack_free_batch([stack]),
+            }
             // Relaxed: see the field.
             s.ngoroutine.fetch_sub(1, Ordering::Relaxed);
             // SAFETY: the G is Dead and ours; no queue or waiter holds it (a G
             // only dies while Running), and `g` is not used after this.
             let slot = unsafe { g.free() };
-            if let Some(batch) = p.gfree_put(slot) {
-                s.gfree.lock().extend(batch);
+            match p {
+                Some(p) => {
+                    if let Some(batch) = p.gfree_put(slot) {
+                        s.gfree.lock().extend(batch);
+                    }
+                }
+                None => s.gfree.lock().push(slot),
             }
+        }
+    }
+    if ml.p.get().is_none() && ml.locked_next.get().is_none() {
+        // The P was taken while the G ran: park until given one (Go's
+        // exitsyscall0 -> stopm).
+        return stop_m(ml);
+    }
+    true
+}
+
+/// Requeues a runnable G on `p` (this M's P), or on the global queue when
+/// the M has lost its P; wakes a P for it in the latter case.
+fn put_back(p: Option<&'static P>, g: GRef, slot: Slot) {
+    match p {
+        Some(p) => {
+            if let Some(batch) = p.runq_put(g, slot) {
+                glob_runq_put_batch(batch);
+            }
+        }
+        None => {
+            glob_runq_put_batch([g]);
+            wake_p();
         }
     }
 }

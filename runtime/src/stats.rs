@@ -14,8 +14,10 @@ pub struct Stats {
     pub gomaxprocs: usize,
     /// Idle Ps.
     pub idle_procs: usize,
-    /// OS threads created to run goroutines (Ms), in total.
+    /// OS threads that run goroutines (Ms) alive now.
     pub threads: usize,
+    /// Ms created since start (idle Ms beyond a bound end their threads).
+    pub threads_created: usize,
     /// Ms parked on the idle list.
     pub idle_threads: usize,
     /// Ms spinning (looking for work with a P).
@@ -34,6 +36,11 @@ pub struct Stats {
     pub preemptions: u64,
     /// Asynchronous preemptions per P, by P id.
     pub preemptions_per_p: Vec<u64>,
+    /// Blocking calls entered through `gort::syscall::blocking`.
+    pub syscalls: u64,
+    /// Ps that sysmon handed to another M because their M blocked (in an
+    /// announced blocking call, or stuck in one nobody announced).
+    pub handoffs: u64,
 }
 
 /// A snapshot of the scheduler's counters (starts the runtime if needed).

@@ -165,7 +165,7 @@ fn is_user_symbol(name: &str) -> bool {
 /// Reads /proc/self/exe's symbol table into user-code ranges.
 fn build() -> Option<Vec<(usize, usize)>> {
     let bytes = std::fs::read("/proc/self/exe").ok()?;
-    let base = load_base();
+    let base = load_base(&bytes);
     let mut out = Vec::new();
     for (name, value, size) in func_symbols(&bytes)? {
         if size > 0 && is_user_symbol(name) {
@@ -186,15 +186,11 @@ fn build() -> Option<Vec<(usize, usize)>> {
 
 /// The load bias of the main executable (0 for a non-PIE binary), from the
 /// auxiliary vector: address of the program headers minus their file offset.
-fn load_base() -> usize {
+fn load_base(bytes: &[u8]) -> usize {
     let phdr = crate::sys::getauxval(libc::AT_PHDR);
-    let bytes = match std::fs::read("/proc/self/exe") {
-        Ok(b) => b,
-        Err(_) => return 0,
-    };
-    let phoff = rd_u64(&bytes, 0x20).unwrap_or(0) as usize;
+    let phoff = rd_u64(bytes, 0x20).unwrap_or(0) as usize;
     // e_type 3 = ET_DYN (PIE): biased; 2 = ET_EXEC: absolute.
-    if rd_u16(&bytes, 0x10) == Some(3) {
+    if rd_u16(bytes, 0x10) == Some(3) {
         (phdr as usize).wrapping_sub(phoff)
     } else {
         0

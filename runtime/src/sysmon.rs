@@ -1,20 +1,25 @@
 //! sysmon — the system monitor: a thread with no P that watches the Ps and
-//! asks a goroutine that has run too long to stop (preempt.rs). Go's sysmon
-//! and retake. Later issues add here: handing off the P of an M stuck in a
-//! system call, and polling the network when nobody has.
+//! the Ms. Go's sysmon and retake:
+//! - a G that has run a whole time slice is asked to stop (preempt.rs);
+//! - a P left in a blocking call (syscall.rs) for more than one sysmon tick
+//!   is taken and handed to another M when there is work for it;
+//! - an M stuck in a call nobody announced (the thread sleeps in the kernel
+//!   through a slice: std::thread::sleep, a std Mutex, a blocking read) is
+//!   asked to give its P up, and the P is handed off;
+//! - an M that runs a G without a P (after either) for a whole slice is asked
+//!   to stop it, so GOMAXPROCS stays the number of goroutines running user
+//!   code in steady state.
+//!
+//! Netpoll (issue 6) will add: poll the network if nobody has for 10 ms.
 //!
 //! # Rhythm
 //! Sleeps 20 µs, doubling while nothing happens, up to half a time slice
 //! (at most 10 ms) while any P runs, so a slice overrun is seen within 1.5
-//! slices; when it has asked for a preemption that has not happened yet it
-//! looks again within 1 ms. When every P is idle it sleeps until `wake` (an
-//! M starting) or 100 ms pass.
+//! slices; after asking an M for something it looks again within 1 ms. When
+//! every P is idle it sleeps until `wake` (an M starting) or 100 ms pass.
 //!
-//! # retake (preemption part)
-//! For each running P: if its schedtick moved since the last look, remember
-//! the new tick and when it was first seen; if it has not moved for a whole
-//! time slice, `preempt_m` the M holding it. The tick identifies the slice,
-//! so a late signal cannot stop a later one (preempt.rs).
+//! The time slice is identified by the P's schedtick (and a blocking call by
+//! its syscalltick), so a late request never hits a later slice.
 
 #![forbid(unsafe_code)]
 
@@ -24,18 +29,24 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::p::PStatus;
+use crate::m::M;
+use crate::p::{PStatus, P};
 use crate::preempt;
-use crate::sched::sched;
+use crate::sched::{self, sched};
 
 /// sysmon's shortest sleep (Go: 20 µs).
 const MIN_DELAY: Duration = Duration::from_micros(20);
 /// sysmon's longest sleep while Ps run (Go: 10 ms).
 const MAX_DELAY: Duration = Duration::from_millis(10);
-/// How soon to look again after asking for a preemption.
-const PREEMPT_RECHECK: Duration = Duration::from_millis(1);
+/// How soon to look again after asking an M for something.
+const RECHECK: Duration = Duration::from_millis(1);
 /// How long to sleep when every P is idle, if nothing wakes sysmon first.
 const IDLE_SLEEP: Duration = Duration::from_millis(100);
+/// Go's retake: a P in a blocking call with nothing queued keeps it this long
+/// while other Ps are idle or spinning.
+const SYSCALL_GRACE: Duration = Duration::from_millis(10);
+/// A P whose G has not moved for this long is checked for a blocked thread.
+const STUCK_CHECK: Duration = Duration::from_millis(2);
 
 static START: Once = Once::new();
 /// True while sysmon sleeps because every P is idle. SeqCst: `wake`'s check
@@ -56,19 +67,39 @@ pub(crate) fn start() {
     });
 }
 
-/// Wakes sysmon from its all-idle sleep (called when an M starts).
+/// Wakes sysmon from its all-idle sleep (called when a P starts running).
+/// The caller has just made a P Running: the fence orders that store before
+/// the load of IDLE, and `idle_sleep` stores IDLE before re-checking the Ps
+/// (Dekker), so either we see IDLE or sysmon sees the running P.
 pub(crate) fn wake() {
+    std::sync::atomic::fence(Ordering::SeqCst);
     if IDLE.load(Ordering::SeqCst) {
         let _l = IDLE_LOCK.lock();
         IDLE_CV.notify_one();
     }
 }
 
-/// Per-P memory of the last look.
+/// Per-P memory of the last look: the slice (schedtick) or blocking call
+/// (syscalltick) seen, and since when.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Running(u32),
+    Syscall(u32),
+}
+
 #[derive(Clone, Copy)]
 struct PWatch {
-    tick: u32,
+    seen: Seen,
     since: Instant,
+}
+
+/// What one round did.
+#[derive(Default)]
+struct Round {
+    /// Ps running or in a blocking call.
+    busy: usize,
+    /// An M was asked for something (preempt or release).
+    asked: bool,
 }
 
 /// Go's sysmon loop.
@@ -78,62 +109,155 @@ fn sysmon() {
     let slice = s.cfg.timeslice;
     let cap = (slice / 2).clamp(MIN_DELAY * 5, MAX_DELAY);
     let mut watch: Vec<Option<PWatch>> = Vec::new();
+    let mut pless: Vec<(u64, Instant)> = Vec::new();
     let mut delay = MIN_DELAY;
     loop {
         let now = Instant::now();
-        let (running, asked) = retake(&mut watch, now, slice);
-        if running == 0 {
+        let mut round = retake(&mut watch, now, slice);
+        watch_ms(&mut pless, now, slice, &mut round);
+        if round.busy == 0 {
             idle_sleep();
             delay = MIN_DELAY;
             continue;
         }
-        if asked {
-            delay = delay.min(PREEMPT_RECHECK);
+        if round.asked {
+            delay = delay.min(RECHECK);
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(cap);
     }
 }
 
-/// Sleeps until an M starts or IDLE_SLEEP passes.
+/// Sleeps until a P runs again (`wake`) or IDLE_SLEEP passes.
 fn idle_sleep() {
     let mut l = IDLE_LOCK.lock();
     IDLE.store(true, Ordering::SeqCst);
-    let _ = IDLE_CV.wait_for(&mut l, IDLE_SLEEP);
+    std::sync::atomic::fence(Ordering::SeqCst);
+    let any_busy = sched()
+        .all_ps()
+        .any(|p| matches!(p.status(), PStatus::Running | PStatus::Syscall));
+    if !any_busy {
+        let _ = IDLE_CV.wait_for(&mut l, IDLE_SLEEP);
+    }
     IDLE.store(false, Ordering::SeqCst);
 }
 
-/// Go's retake (preemption part). Returns the number of running Ps and
-/// whether a preemption was asked for.
-fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> (usize, bool) {
+/// Go's retake, over the Ps.
+fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Round {
     let s = sched();
-    let mut running = 0;
-    let mut asked = false;
+    let mut round = Round::default();
     for p in s.all_ps() {
         if watch.len() <= p.id {
             watch.resize(p.id + 1, None);
         }
-        if p.status() != PStatus::Running {
-            watch[p.id] = None;
-            continue;
-        }
-        running += 1;
-        // Relaxed: see P::schedtick.
-        let tick = p.schedtick.load(Ordering::Relaxed);
-        match watch[p.id] {
-            Some(w) if w.tick == tick => {
-                if now.duration_since(w.since) >= slice {
-                    if let Some(m) = p.holder() {
-                        if m.cur_g.load(Ordering::Relaxed).is_null() {
-                            continue; // the M is scheduling, not running a G
-                        }
-                        preempt::preempt_m(m, tick);
-                        asked = true;
-                    }
+        // Relaxed: see P::schedtick / P::syscalltick.
+        let seen = match p.status() {
+            PStatus::Running => Seen::Running(p.schedtick.load(Ordering::Relaxed)),
+            PStatus::Syscall => Seen::Syscall(p.syscalltick.load(Ordering::Relaxed)),
+            _ => {
+                watch[p.id] = None;
+                continue;
+            }
+        };
+        round.busy += 1;
+        let w = match watch[p.id] {
+            Some(w) if w.seen == seen => w,
+            _ => {
+                watch[p.id] = Some(PWatch { seen, since: now });
+                continue;
+            }
+        };
+        let long = now.duration_since(w.since);
+        match seen {
+            Seen::Syscall(_) => {
+                if retake_syscall(p, long) {
+                    watch[p.id] = None;
                 }
             }
-            _ => watch[p.id] = Some(PWatch { tick, since: now }),
+            Seen::Running(tick) => {
+                let Some(m) = p.holder() else { continue };
+                if m.cur_g.load(Ordering::Relaxed).is_null() {
+                    continue; // the M is scheduling, not running a G
+                }
+                if long >= slice {
+                    preempt::preempt_m(m, tick);
+                    round.asked = true;
+                }
+                if long >= STUCK_CHECK.min(slice) && thread_blocked(m) {
+                    preempt::release_m(m, tick);
+                    round.asked = true;
+                }
+            }
         }
     }
-    (running, asked)
+    round
+}
+
+/// A P in a blocking call for at least one sysmon tick: take it if there is
+/// work for it, or nobody else looks for work, or the call is long (Go's
+/// retake conditions). True if taken.
+fn retake_syscall(p: &'static P, long: Duration) -> bool {
+    let s = sched();
+    if p.runq_empty() && s.has_idle_or_spinning() && long < SYSCALL_GRACE && !s.has_global_work() {
+        return false;
+    }
+    if !p.cas_status(PStatus::Syscall, PStatus::Idle) {
+        return false; // its M came back first
+    }
+    // Relaxed: statistics only.
+    s.handoffs.fetch_add(1, Ordering::Relaxed);
+    sched::handoff_p(p);
+    true
+}
+
+/// The Ms' side: hand off Ps released by stuck Ms; preempt Ms that run a G
+/// without a P for a whole slice.
+fn watch_ms(pless: &mut Vec<(u64, Instant)>, now: Instant, slice: Duration, round: &mut Round) {
+    let s = sched();
+    let ms = sched::all_ms();
+    pless.retain(|(id, _)| ms.iter().any(|m| m.id == *id && runs_pless(m)));
+    for m in &ms {
+        if let Some(p) = m.released_p_take() {
+            // Relaxed: statistics only.
+            s.handoffs.fetch_add(1, Ordering::Relaxed);
+            sched::handoff_p(p);
+        }
+        if runs_pless(m) {
+            round.busy += 1;
+            match pless.iter().find(|(id, _)| *id == m.id) {
+                // A thread still blocked in its call needs no preempting.
+                Some(&(_, since)) if now.duration_since(since) >= slice && !thread_blocked(m) => {
+                    preempt::preempt_pless_m(m);
+                    round.asked = true;
+                }
+                Some(_) => {}
+                None => pless.push((m.id, now)),
+            }
+        }
+    }
+}
+
+/// True if `m` runs a G while holding no P.
+fn runs_pless(m: &M) -> bool {
+    // Relaxed: hints, re-read every round.
+    m.pless.load(Ordering::Relaxed) && !m.cur_g.load(Ordering::Relaxed).is_null()
+}
+
+/// True if `m`'s thread sleeps in the kernel (state S or D in
+/// /proc/self/task/<tid>/stat), i.e. it is blocked, not computing.
+fn thread_blocked(m: &M) -> bool {
+    // Relaxed: see M::tid.
+    let tid = m.tid.load(Ordering::Relaxed);
+    if tid == 0 {
+        return false;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return false;
+    };
+    // The state is the first field after the command name, which is in
+    // parentheses and may itself contain spaces or parentheses.
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].trim_start().chars().next());
+    matches!(state, Some('S' | 'D'))
 }

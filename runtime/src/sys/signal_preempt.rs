@@ -58,3 +58,9 @@ pub(crate) fn getauxval(key: libc::c_ulong) -> libc::c_ulong {
     // SAFETY: getauxval has no preconditions.
     unsafe { libc::getauxval(key) }
 }
+
+/// This thread's kernel id.
+pub(crate) fn gettid() -> i32 {
+    // SAFETY: no preconditions.
+    unsafe { libc::gettid() }
+}
