@@ -26,6 +26,7 @@ pub mod chan;
 mod deadlock;
 mod debug;
 mod entry;
+pub mod fs;
 mod g;
 mod hchan;
 mod join;
