@@ -47,6 +47,8 @@ const IDLE_SLEEP: Duration = Duration::from_millis(100);
 const SYSCALL_GRACE: Duration = Duration::from_millis(10);
 /// A P whose G has not moved for this long is checked for a blocked thread.
 const STUCK_CHECK: Duration = Duration::from_millis(2);
+/// How often that check is repeated while the G stays in the same slice.
+const STUCK_RECHECK: Duration = Duration::from_millis(5);
 
 static START: Once = Once::new();
 /// True while sysmon sleeps because every P is idle. SeqCst: `wake`'s check
@@ -91,6 +93,8 @@ enum Seen {
 struct PWatch {
     seen: Seen,
     since: Instant,
+    /// When sysmon last read the holder's thread state in this slice.
+    checked: Option<Instant>,
 }
 
 /// What one round did.
@@ -163,7 +167,11 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
         let w = match watch[p.id] {
             Some(w) if w.seen == seen => w,
             _ => {
-                watch[p.id] = Some(PWatch { seen, since: now });
+                watch[p.id] = Some(PWatch {
+                    seen,
+                    since: now,
+                    checked: None,
+                });
                 continue;
             }
         };
@@ -183,9 +191,19 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
                     preempt::preempt_m(m, tick);
                     round.asked = true;
                 }
-                if long >= STUCK_CHECK.min(slice) && thread_blocked(m) {
-                    preempt::release_m(m, tick);
-                    round.asked = true;
+                // Reading /proc costs tens of µs: at most once per
+                // STUCK_RECHECK per slice.
+                let due = w
+                    .checked
+                    .is_none_or(|c| now.duration_since(c) >= STUCK_RECHECK);
+                if long >= STUCK_CHECK.min(slice) && due {
+                    if let Some(w) = watch[p.id].as_mut() {
+                        w.checked = Some(now);
+                    }
+                    if thread_blocked(m) {
+                        preempt::release_m(m, tick);
+                        round.asked = true;
+                    }
                 }
             }
         }
