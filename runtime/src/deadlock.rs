@@ -6,8 +6,10 @@
 //! # When the check runs
 //! `stop_m` (sched.rs) calls [`check_dead`] each time an M has put itself on
 //! the idle list, just before it parks: the last M to go idle is the one that
-//! can see the deadlock. The check costs two atomic loads unless the program
-//! is really idle.
+//! can see the deadlock. So does a thread that is not an M when it retires
+//! the last pending external waker (a timer thread that has just fired the
+//! last timer), because that may happen after the last M looked. The check
+//! costs a fence and two atomic loads unless the program is really idle.
 //!
 //! # What "nothing can wake a goroutine" means
 //! All of these, read twice with a yield in between and unchanged:
@@ -34,7 +36,7 @@
 //! `#[gort::main]` whose goroutines all wait for such a thread is reported as
 //! deadlocked. Do that work in a goroutine, or run without `#[gort::main]`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::sched::sched;
 
@@ -75,9 +77,19 @@ pub(crate) fn external_add() {
 
 /// The waker registered by [`external_add`] has fired (after it readied its
 /// goroutine) or was cancelled.
+///
+/// The last external waker going away must be followed by a check: the last
+/// M may have gone idle (and checked, seeing this waker still pending) just
+/// before. An M that drops the count will itself check when it goes idle;
+/// any other thread (the timer thread, a plain thread cancelling a timeout)
+/// checks here. With the SeqCst fence in `check_dead`, of the M going idle
+/// and this decrement, the later one sees the other (a store-buffering pair),
+/// so a deadlock is never missed.
 pub(crate) fn external_done() {
-    if EXTERNAL.fetch_sub(1, Ordering::SeqCst) == 0 {
-        crate::debug::throw("runtime: external waker count went negative");
+    match EXTERNAL.fetch_sub(1, Ordering::SeqCst) {
+        0 => crate::debug::throw("runtime: external waker count went negative"),
+        1 if crate::m::current().is_none() => check_dead(),
+        _ => {}
     }
 }
 
@@ -117,12 +129,18 @@ fn observe() -> Option<Quiet> {
 }
 
 /// Go's checkdead; see the module header. Called by `stop_m` after the M is
-/// on the idle list. Exits the process with status 2 on a deadlock.
+/// on the idle list, and by [`external_done`] off an M. Exits the process
+/// with status 2 on a deadlock.
+#[doc(alias = "checkdead")]
 pub(crate) fn check_dead() {
     // Relaxed fast path: a stale `true` only costs the full check below.
     if !MAIN_RUNNING.load(Ordering::Relaxed) {
         return;
     }
+    // SeqCst: orders the caller's write (this M on the idle list, or the
+    // external count's decrement) before every read below; pairs with the
+    // other side's fence (see `external_done`).
+    fence(Ordering::SeqCst);
     let Some(first) = observe() else { return };
     std::thread::yield_now();
     let Some(second) = observe() else { return };

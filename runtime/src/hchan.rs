@@ -20,6 +20,17 @@
 //! buffer first). Dropping the last `Receiver` sets `rx_gone`, wakes every
 //! waiting sender with its value still in its slot (the send fails and gives
 //! it back) and drops what was buffered.
+//!
+//! # Never preempted holding the lock
+//! Signal preemption (preempt.rs) stops a goroutine only at a PC inside a
+//! user crate's function (symtab.rs). Every function here that takes the
+//! channel lock is `#[inline(never)]`, so while the lock is held the PC is
+//! always in a `gort_runtime` symbol, never in user code the generic code
+//! would otherwise be inlined into (it is instantiated in the user's crate,
+//! and LTO inlines anything). Otherwise a goroutine switched out holding the
+//! lock would stay pinned to its M while another goroutine on that M blocks
+//! the thread itself in the lock: neither could run again. sync/ and time.rs
+//! follow the same rule for their internal locks.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -77,6 +88,7 @@ impl<T> Chan<T> {
     }
 
     /// Messages in the buffer now.
+    #[inline(never)]
     pub(crate) fn len(&self) -> usize {
         self.state.lock().buf.len()
     }
@@ -128,6 +140,7 @@ impl<T> Chan<T> {
         }
     }
 
+    #[inline(never)]
     pub(crate) fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
         let mut st = self.state.lock();
         let r = self.try_send_locked(&mut st, v);
@@ -135,6 +148,7 @@ impl<T> Chan<T> {
         r.map(wake)
     }
 
+    #[inline(never)]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut st = self.state.lock();
         let r = Self::try_recv_locked(&mut st);
@@ -146,6 +160,8 @@ impl<T> Chan<T> {
     }
 
     /// Go's chansend with block=true, optionally until `deadline`.
+    #[doc(alias = "chansend")]
+    #[inline(never)]
     pub(crate) fn send(&self, v: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
         let mut st = self.state.lock();
         let v = match self.try_send_locked(&mut st, v) {
@@ -192,6 +208,8 @@ impl<T> Chan<T> {
     }
 
     /// Go's chanrecv with block=true, optionally until `deadline`.
+    #[doc(alias = "chanrecv")]
+    #[inline(never)]
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let mut st = self.state.lock();
         match Self::try_recv_locked(&mut st) {
@@ -229,6 +247,8 @@ impl<T> Chan<T> {
     }
 
     /// The last Sender is gone: Go's closechan.
+    #[doc(alias = "closechan")]
+    #[inline(never)]
     pub(crate) fn disconnect_senders(&self) {
         let mut st = self.state.lock();
         st.closed = true;
@@ -238,6 +258,7 @@ impl<T> Chan<T> {
     }
 
     /// The last Receiver is gone: fail waiting senders, drop the buffer.
+    #[inline(never)]
     pub(crate) fn disconnect_receivers(&self) {
         let mut st = self.state.lock();
         st.rx_gone = true;
@@ -257,6 +278,7 @@ impl<T> Chan<T> {
     /// # Safety
     /// `node` is not linked; it and `ctx` stay alive and unmoved until
     /// [`Chan::unregister_recv`] has been called for `node`.
+    #[inline(never)]
     pub(crate) unsafe fn register_recv(&self, node: &Sudog<T>, ctx: &WaitCtx, case: usize) -> bool {
         let mut st = self.state.lock();
         let st = &mut *st;
@@ -272,6 +294,7 @@ impl<T> Chan<T> {
     ///
     /// # Safety
     /// As for [`Chan::register_recv`], with [`Chan::unregister_send`].
+    #[inline(never)]
     pub(crate) unsafe fn register_send(&self, node: &Sudog<T>, ctx: &WaitCtx, case: usize) -> bool {
         let mut st = self.state.lock();
         let st = &mut *st;
@@ -288,6 +311,7 @@ impl<T> Chan<T> {
     /// # Safety
     /// `node` was registered (if at all) only with this channel's
     /// `register_recv`.
+    #[inline(never)]
     pub(crate) unsafe fn unregister_recv(&self, node: &Sudog<T>) {
         let mut st = self.state.lock();
         // SAFETY: by the contract, if linked, it is linked in this recvq.
@@ -299,6 +323,7 @@ impl<T> Chan<T> {
     /// # Safety
     /// `node` was registered (if at all) only with this channel's
     /// `register_send`.
+    #[inline(never)]
     pub(crate) unsafe fn unregister_send(&self, node: &Sudog<T>) {
         let mut st = self.state.lock();
         // SAFETY: by the contract, if linked, it is linked in this sendq.

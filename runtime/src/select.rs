@@ -225,6 +225,7 @@ const INLINE_CASES: usize = 16;
 /// case ready, or the timeout passed). With no cases and no default it
 /// blocks forever, like Go's `select {}`.
 #[doc(hidden)]
+#[doc(alias = "selectgo")]
 pub fn select(cases: &[&dyn SelectCase], mode: SelectMode) -> bool {
     let deadline = match mode {
         SelectMode::Timeout(d) => Some(time::deadline_after(d)),

@@ -37,6 +37,8 @@
 //!
 //! Waiting uses the sudogs of sudog.rs. Only mutex.rs and rwlock.rs contain
 //! `unsafe` (the guarded value's `UnsafeCell`); everything else here is safe.
+//! Functions that hold an internal (parking_lot) lock are `#[inline(never)]`
+//! so signal preemption never lands while one is held (see hchan.rs).
 
 #![deny(unsafe_code)]
 

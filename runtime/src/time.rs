@@ -91,6 +91,7 @@ fn timers() -> &'static Timers {
 
 /// Arms a timer: `callback` runs on the timer thread at `deadline` (at once
 /// if it has passed). The callback must not block or panic.
+#[inline(never)]
 pub(crate) fn add_timer(deadline: Instant, callback: impl FnOnce() + Send + 'static) -> TimerId {
     let t = timers();
     let id = TimerId(NEXT_TIMER_ID.fetch_add(1, Ordering::Relaxed));
@@ -109,6 +110,7 @@ pub(crate) fn add_timer(deadline: Instant, callback: impl FnOnce() + Send + 'sta
 
 /// Disarms a timer. True if it had not fired: its callback will never run.
 /// False if it already ran, is running now, or was cancelled before.
+#[inline(never)]
 pub(crate) fn cancel_timer(id: TimerId) -> bool {
     let t = timers();
     let mut h = t.lock.lock();

@@ -185,6 +185,7 @@ impl<T: ?Sized> Mutex<T> {
 
     /// The slow path of `lock` (module header).
     #[cold]
+    #[inline(never)]
     fn lock_slow(&self) {
         let mut since: Option<Instant> = None;
         let mut spins = 0;
@@ -248,6 +249,7 @@ impl<T: ?Sized> Mutex<T> {
 
     /// The slow path of `unlock` (module header).
     #[cold]
+    #[inline(never)]
     fn unlock_slow(&self) {
         let mut q = self.waiters.lock();
         let Some(c) = q.dequeue() else {

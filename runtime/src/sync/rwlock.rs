@@ -119,6 +119,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let l = gort::sync::RwLock::new(1);
     /// assert_eq!(*l.read(), 1);
     /// ```
+    #[inline(never)]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         let mut st = self.state.lock();
         if !st.writer && st.writers_waiting == 0 {
@@ -140,6 +141,7 @@ impl<T: ?Sized> RwLock<T> {
     /// *l.write() = 2;
     /// assert_eq!(*l.read(), 2);
     /// ```
+    #[inline(never)]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         let mut st = self.state.lock();
         if !st.writer && st.readers == 0 {
@@ -164,6 +166,7 @@ impl<T: ?Sized> RwLock<T> {
     /// drop(w);
     /// assert!(l.try_read().is_some());
     /// ```
+    #[inline(never)]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
         let mut st = self.state.lock();
         if st.writer || st.writers_waiting != 0 {
@@ -185,6 +188,7 @@ impl<T: ?Sized> RwLock<T> {
     /// drop(r);
     /// assert!(l.try_write().is_some());
     /// ```
+    #[inline(never)]
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
         let mut st = self.state.lock();
         if st.writer || st.readers != 0 {
@@ -209,6 +213,7 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// A reader leaves; the last one admits a waiting writer.
+    #[inline(never)]
     fn read_unlock(&self) {
         let mut st = self.state.lock();
         st.readers -= 1;
@@ -227,6 +232,7 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// The writer leaves; admit every queued reader, else the next writer.
+    #[inline(never)]
     fn write_unlock(&self) {
         let mut st = self.state.lock();
         st.writer = false;

@@ -77,6 +77,7 @@ impl Semaphore {
     /// let sem = gort::sync::Semaphore::new(1);
     /// let _p = sem.acquire();
     /// ```
+    #[inline(never)]
     pub fn acquire(&self) -> SemaphorePermit<'_> {
         let mut st = self.state.lock();
         if st.permits > 0 {
@@ -96,6 +97,7 @@ impl Semaphore {
     /// assert!(sem.try_acquire().is_none());
     /// drop(p);
     /// ```
+    #[inline(never)]
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         let mut st = self.state.lock();
         if st.permits == 0 {
@@ -110,6 +112,7 @@ impl Semaphore {
     /// ```
     /// assert_eq!(gort::sync::Semaphore::new(0).available_permits(), 0);
     /// ```
+    #[inline(never)]
     pub fn available_permits(&self) -> usize {
         self.state.lock().permits
     }
@@ -121,6 +124,7 @@ impl Semaphore {
     /// sem.add_permits(2);
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
+    #[inline(never)]
     pub fn add_permits(&self, n: usize) {
         let mut st = self.state.lock();
         let mut ws = Vec::new();

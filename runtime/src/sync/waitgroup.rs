@@ -64,6 +64,7 @@ impl WaitGroup {
     /// wg.add(-2);
     /// wg.wait();
     /// ```
+    #[inline(never)]
     pub fn add(&self, delta: isize) {
         let mut st = self.inner.lock();
         st.count += delta;
@@ -103,6 +104,7 @@ impl WaitGroup {
     /// std::thread::spawn(move || w.done());
     /// wg.wait(); // works from a plain thread too
     /// ```
+    #[inline(never)]
     pub fn wait(&self) {
         let st = self.inner.lock();
         if st.count == 0 {
@@ -112,10 +114,18 @@ impl WaitGroup {
     }
 }
 
+impl WaitGroup {
+    /// The counter now (for Debug).
+    #[inline(never)]
+    fn count(&self) -> isize {
+        self.inner.lock().count
+    }
+}
+
 impl fmt::Debug for WaitGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitGroup")
-            .field("count", &self.inner.lock().count)
+            .field("count", &self.count())
             .finish()
     }
 }
