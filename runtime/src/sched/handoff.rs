@@ -201,6 +201,8 @@ pub(super) fn stop_m(ml: &MLocal) -> bool {
         // Relaxed: statistics only.
         s.mcount.fetch_sub(1, Ordering::Relaxed);
         drop(l);
+        // This M may have been the last busy one: look, as an idling M does.
+        crate::deadlock::check_dead();
         return false;
     }
     l.midle.push(ml.m.clone());
