@@ -4,7 +4,7 @@
 //! as Go does.
 //!
 //! # When the check runs
-//! `stop_m` (sched.rs) calls [`check_dead`] each time an M has put itself on
+//! `stop_m` (sched/handoff.rs) calls [`check_dead`] each time an M has put itself on
 //! the idle list, just before it parks: the last M to go idle is the one that
 //! can see the deadlock. So does a thread that is not an M when it retires
 //! the last pending external waker (a timer thread that has just fired the

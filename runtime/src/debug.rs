@@ -1,5 +1,6 @@
 //! debug — the runtime's knobs, read once at start with Go's names and
-//! meanings (`GOMAXPROCS`, `GODEBUG`), plus gort's own (`GORT_STACK_SIZE`), and
+//! meanings (`GOMAXPROCS`, `GODEBUG`), plus gort's own (`GORT_STACK_SIZE`,
+//! `GORT_TIMESLICE`), and
 //! `throw`, the non-allocating fatal error for broken runtime invariants.
 //!
 //! A bad value never stops the program: it gets a one-line warning on stderr

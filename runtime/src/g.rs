@@ -131,7 +131,7 @@ pub(crate) struct G {
     /// Owner-only. The M this G is locked to, or null: set by
     /// `lock_os_thread` (counted in `lock_count`) and by an asynchronous
     /// preemption (`async_locked`, until the G's next cooperative switch). A
-    /// locked G runs only on that M, and that M runs nothing else (sched.rs
+    /// locked G runs only on that M, and that M runs nothing else (sched/handoff.rs
     /// `stop_locked_m` / `start_locked_m`, Go's lockedm).
     locked_m: Cell<Option<&'static M>>,
     /// Owner-only: `lock_os_thread` nesting.

@@ -2,7 +2,7 @@
 //!
 //! The thread's own stack is the M's scheduler stack (Go's g0): `schedule()`
 //! runs there and resumes goroutines on their own stacks (switch.rs). Ms are
-//! made on demand by `start_m` (sched.rs) and, when they find no work, park on
+//! made on demand by `start_m` (sched/handoff.rs) and, when they find no work, park on
 //! the idle-M list (`stop_m`) to be reused — never one thread per goroutine or
 //! per call.
 //!
@@ -54,11 +54,6 @@ pub(crate) struct M {
     /// stats and dumps. Relaxed: a snapshot, never dereferenced by readers
     /// that do not own the G.
     pub(crate) cur_g: AtomicPtr<G>,
-    /// This M's pthread handle, for `pthread_kill` (preempt.rs). Written once
-    /// by the M's own thread before it first holds a P; 0 before. Relaxed:
-    /// sysmon learns of the M through the P it holds, published under the
-    /// sched lock after this store.
-    pub(crate) thread: AtomicU64,
     /// True while a SIGURG sent by `preempt_m` has not been handled yet, so
     /// repeated requests send one signal. Set by sysmon (swap), cleared by the
     /// handler. AcqRel/Release: see preempt.rs.
@@ -67,8 +62,11 @@ pub(crate) struct M {
     /// Written by sysmon, read by the handler, which preempts only if the
     /// running slice is still that one (a stale or foreign signal is ignored).
     pub(crate) preempt_tick: AtomicU64,
-    /// Kernel thread id, for sysmon's look at /proc/self/task/<tid>/stat
-    /// (is this M blocked in the kernel?). Written once at start. Relaxed.
+    /// Kernel thread id: where preempt.rs sends SIGURG (tgkill), and where
+    /// sysmon looks in /proc/self/task/<tid>/stat (is this M blocked in the
+    /// kernel?). Written once by the M's own thread before it first holds a
+    /// P; 0 before. Relaxed: sysmon learns of the M through the P it holds,
+    /// published under the sched lock after this store.
     pub(crate) tid: AtomicI32,
     /// Set by sysmon for an M stuck in a call nobody announced: the slice
     /// (schedtick + 1) whose P the handler should give up. Read by the
@@ -90,7 +88,6 @@ impl M {
             wake: Mutex::new(MWake::default()),
             cv: Condvar::new(),
             cur_g: AtomicPtr::new(std::ptr::null_mut()),
-            thread: AtomicU64::new(0),
             signal_pending: AtomicBool::new(false),
             preempt_tick: AtomicU64::new(0),
             tid: AtomicI32::new(0),
@@ -193,9 +190,7 @@ pub(crate) fn bind(m: Arc<M>) -> &'static MLocal {
         old_p: Cell::new(None),
         rng: Cell::new(seed | 1),
     }));
-    // Relaxed: see M::thread and M::tid.
-    ml.m.thread
-        .store(crate::sys::pthread_self() as u64, Ordering::Relaxed);
+    // Relaxed: see M::tid.
     ml.m.tid.store(crate::sys::gettid(), Ordering::Relaxed);
     CUR_M.with(|c| c.set(Some(ml)));
     ml

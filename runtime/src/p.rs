@@ -86,8 +86,8 @@ pub(crate) struct P {
     /// Incremented by the holder on each new time slice. Relaxed everywhere:
     /// read by sysmon/stats, which only compare values.
     pub(crate) schedtick: AtomicU32,
-    /// PStatus as u8; written under the sched lock or by the holder. Relaxed:
-    /// informational (the lock/handoff orders the real transfer).
+    /// PStatus as u8; written under the sched lock or by the holder (Release),
+    /// read with Acquire; Syscall -> Running/Idle is a CAS (see the header).
     status: AtomicU8,
     /// Gs this P has executed (stats). Relaxed: statistics only.
     pub(crate) ran: AtomicU64,
@@ -149,7 +149,7 @@ impl P {
     }
 
     pub(crate) fn status(&self) -> PStatus {
-        // Relaxed: see the field.
+        // Acquire: pairs with the Release in set_status / cas_status.
         match self.status.load(Ordering::Acquire) {
             0 => PStatus::Idle,
             1 => PStatus::Running,
@@ -389,4 +389,3 @@ mod tests {
         assert_eq!(victim.runq_len() + moved, 100);
     }
 }
-

@@ -12,12 +12,12 @@
 //!    G, in the slice sysmon asked about, outside `no_preempt`) and
 //!    [`is_async_safe_point`] (the PC is user code and there is stack to
 //!    spare). Otherwise it returns; sysmon asks again within a millisecond.
-//! 3. (Release.) For an M that sysmon found blocked in the kernel through a
-//!    whole slice — a call nobody announced (std::thread::sleep, a std
+//! 3. (Release.) For an M that sysmon found blocked in the kernel after 2 ms
+//!    in one slice — a call nobody announced (std::thread::sleep, a std
 //!    Mutex) — sysmon sets `release_tick` instead; if the handler cannot
 //!    preempt and the M is not inside runtime code that uses its P
 //!    (`in_runtime`, m.rs), it detaches the P and leaves it in
-//!    `released_p` for sysmon to hand off (syscall.rs). The G runs on without
+//!    `released_p` for sysmon to hand off (sysmon.rs `watch_ms`). The G runs on without
 //!    a P until it next enters the scheduler.
 //! 4. To preempt, it unblocks SIGURG (so the M can be signalled again while
 //!    the G is out) and switches to the M's scheduler with
@@ -36,7 +36,7 @@
 //! handler; we need not, because the kernel's frame already holds everything.
 //! The thread pointer (TLS base) is not in that frame: that is why the G must
 //! resume on the same M — safe code may be inside a `thread_local!` `with`
-//! closure when the signal lands (issue 4 point 5, sched.rs "locked Gs").
+//! closure when the signal lands (issue 4 point 5, sched/handoff.rs "Locked Ms").
 //!
 //! # Async-signal-safety of the handler
 //! The handler touches only: errno (saved and restored); the const,
@@ -158,9 +158,9 @@ fn signal_m(m: &M) -> bool {
     if m.signal_pending.swap(true, Ordering::AcqRel) {
         return false; // one already in flight
     }
-    // Relaxed: see M::thread.
-    let t = m.thread.load(Ordering::Relaxed);
-    if t == 0 || !sys::pthread_kill(t as libc::pthread_t, libc::SIGURG) {
+    // Relaxed: see M::tid.
+    let tid = m.tid.load(Ordering::Relaxed);
+    if tid == 0 || !sys::tgkill(tid, libc::SIGURG) {
         m.signal_pending.store(false, Ordering::Release);
         return false;
     }

@@ -8,7 +8,10 @@
 //! All Ps start idle; the first runnable G wakes the first M.
 //!
 //! # The loop (each M, on its own thread stack = Go's g0)
-//! `schedule` = `find_runnable` then `execute`, forever. `find_runnable`:
+//! `schedule` = this M's `locked_next` G if it has one (its locked G handed
+//! back, sched/handoff.rs), else `find_runnable`, then `execute`, until the M
+//! retires (the idle-M bound). `find_runnable` (a P beyond GOMAXPROCS is
+//! first retired, `retire_p`):
 //! 1. every 61st schedtick, one G from the global queue first (fairness: two
 //!    Gs re-readying each other locally cannot starve it);
 //! 2. the P's `runnext`, then its local queue;
@@ -194,7 +197,6 @@ impl Sched {
         self.allp[id].get().expect("P initialised")
     }
 
-    /// Current GOMAXPROCS.
     /// True if some P is idle or some M spins (sysmon's retake condition).
     pub(crate) fn has_idle_or_spinning(&self) -> bool {
         self.nmspinning.load(Ordering::SeqCst) + self.npidle.load(Ordering::SeqCst) > 0
@@ -399,8 +401,8 @@ fn glob_runq_put_batch(gs: impl IntoIterator<Item = GRef>) {
 }
 
 /// Go's globrunqget: takes a fair share of the global queue (len/GOMAXPROCS
-/// plus one, at most `max` if non-zero, at most half a local queue) into
-/// `p`'s local queue and returns the first.
+/// plus one, at most `max` if non-zero, at most half the local queue's free
+/// space plus one) into `p`'s local queue and returns the first.
 #[doc(alias = "globrunqget")]
 fn glob_runq_get(p: &P, max: usize) -> Option<GRef> {
     let s = sched();

@@ -17,7 +17,7 @@
 //! the next stack down, as it could over a thread's guard.
 //!
 //! # Who calls what
-//! sched.rs `mstart` calls [`minit`] first thing on every M thread (Go's
+//! sched/handoff.rs `mstart` calls [`minit`] first thing on every M thread (Go's
 //! minit): the first call installs the handler process-wide (Go's initsig) —
 //! before any goroutine can run, since goroutines run only on Ms — and every
 //! call gives its M a guarded signal stack (`stack::signal_stack_alloc`, Go's

@@ -666,7 +666,9 @@ fn trim_once() -> bool {
 // Signal stacks.
 
 /// A guarded stack for an M's signal handlers (signal.rs): returns the
-/// usable range `(low, size)`. Never freed (Ms live for the process).
+/// usable range `(low, size)`. Never freed: an M that retires (the idle-M
+/// bound, sched/handoff.rs) leaves its few pages mapped, a small cost for Ms
+/// that retire rarely.
 pub(crate) fn signal_stack_alloc() -> io::Result<(usize, usize)> {
     let mode = guard_mode();
     let vmas = 1 + if mode == GuardMode::Mprotect {

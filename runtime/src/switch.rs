@@ -2,10 +2,12 @@
 //! switches, M (g0, the thread's own stack) -> G ([`GContext::resume`]) and
 //! G -> M ([`switch_to_m`]).
 //!
+//! (stack.rs implements corosensei's `Stack` trait for our stacks.)
+//!
 //! A G's coroutine is built at its first run, on a stack taken from the P's
 //! cache (lazy binding, DESIGN.md "Stacks"). Its body records the yielder in
-//! the G, runs the entry closure (which never unwinds: spawn.rs catches panics
-//! at entry) and returns; the M then takes the stack back with `into_stack`.
+//! the G, runs the entry (which never unwinds: join.rs `Task::run` catches
+//! panics, under spawn.rs's policy) and returns; the M then takes the stack back with `into_stack`.
 //!
 //! The value a G passes when it switches out tells its M what to do with it
 //! ([`Switch`]). The M interprets it in sched.rs `execute`.

@@ -19,8 +19,10 @@
 //! Without a symbol table (a stripped binary) there are no user ranges, and
 //! signal preemption is off with a one-line warning (preempt.rs).
 //!
-//! The table is built before the SIGURG handler is installed and never
-//! changes; the handler only binary-searches it (no allocation, no lock).
+//! The table is built once, on a short-lived thread started by sysmon
+//! (preempt.rs `enable`), and never changes afterwards; sysmon sends no
+//! preemption request before it exists, and the handler only reads it through
+//! a OnceLock and a binary search (no allocation, no lock).
 
 #![forbid(unsafe_code)]
 

@@ -6,7 +6,8 @@
 //! (p.rs), remembering it as `old_p`. The call runs with no P, so a goroutine
 //! spawned inside it goes to the global queue. sysmon (sysmon.rs `retake`)
 //! takes a P that stays in `Syscall` past one of its ticks (20 µs or more)
-//! when there is work for it or nobody else is looking for work, by CAS
+//! when there is work for it, or nobody else is looking for work, or the call
+//! has lasted 10 ms, by CAS
 //! `Syscall -> Idle`, and hands it off (sched/handoff.rs `handoff_p`).
 //!
 //! `exit_syscall`: fast path, CAS `Syscall -> Running` on `old_p` — the P was

@@ -3,20 +3,21 @@
 //! - a G that has run a whole time slice is asked to stop (preempt.rs);
 //! - a P left in a blocking call (syscall.rs) for more than one sysmon tick
 //!   is taken and handed to another M when there is work for it;
-//! - an M stuck in a call nobody announced (the thread sleeps in the kernel
-//!   through a slice: std::thread::sleep, a std Mutex, a blocking read) is
-//!   asked to give its P up, and the P is handed off;
-//! - an M that runs a G without a P (after either) for a whole slice is asked
-//!   to stop it, so GOMAXPROCS stays the number of goroutines running user
+//! - an M stuck in a call nobody announced (its G has not moved for 2 ms and
+//!   the thread sleeps in the kernel: std::thread::sleep, a std Mutex, a
+//!   blocking read) is asked to give its P up, and the P is handed off;
+//! - an M that runs a G without a P (after such a release) for a whole slice
+//!   is asked to stop it, so GOMAXPROCS stays the number of goroutines running user
 //!   code in steady state.
 //!
 //! Netpoll (issue 6) will add: poll the network if nobody has for 10 ms.
 //!
 //! # Rhythm
-//! Sleeps 20 µs, doubling while nothing happens, up to half a time slice
-//! (at most 10 ms) while any P runs, so a slice overrun is seen within 1.5
-//! slices; after asking an M for something it looks again within 1 ms. When
-//! every P is idle it sleeps until `wake` (an M starting) or 100 ms pass.
+//! Sleeps 20 µs, doubling each round up to half a time slice (between 100 µs
+//! and 10 ms; 5 ms by default) while any P runs, so a slice overrun is seen
+//! within 1.5 slices; after asking an M for something it looks again within
+//! 1 ms. When every P is idle it sleeps until `wake` (a P starts running,
+//! `acquire_p`) or 100 ms pass, and starts again from 20 µs.
 //!
 //! The time slice is identified by the P's schedtick (and a blocking call by
 //! its syscalltick), so a late request never hits a later slice.

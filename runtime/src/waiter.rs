@@ -1,6 +1,6 @@
 //! waiter — "who is waiting": a parked goroutine or a blocked OS thread.
 //!
-//! Everything in gort that can wait (join, and later channels and sync) works
+//! Everything in gort that can wait (join, channels, select, sync, timers) works
 //! both on a goroutine, where waiting parks the G and frees the M for other
 //! work, and on a plain thread, where it blocks the thread. A [`Waiter`] is
 //! registered under the waited-on object's lock; whoever takes it out of there

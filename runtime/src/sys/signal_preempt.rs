@@ -1,6 +1,6 @@
 //! The raw pieces of signal preemption (preempt.rs, symtab.rs): reading the
 //! interrupted PC and SP from a signal's ucontext (per architecture), sending
-//! SIGURG to one thread, unblocking it, and the auxiliary vector. All
+//! SIGURG to one thread (by kernel tid), unblocking it, and the auxiliary vector. All
 //! async-signal-safe: one raw call or a few loads each.
 
 /// The interrupted program counter and stack pointer of a signal frame.
@@ -27,18 +27,18 @@ pub(crate) unsafe fn ucontext_pc_sp(ctx: *mut libc::c_void) -> (usize, usize) {
     }
 }
 
-/// Sends `sig` to thread `t` of this process. Returns false if it failed
-/// (the thread is gone). Async-signal-safe.
-pub(crate) fn pthread_kill(t: libc::pthread_t, sig: libc::c_int) -> bool {
-    // SAFETY: `t` is a thread of this process that never exits (Ms are parked
-    // and reused, never ended), so the handle stays valid.
-    unsafe { libc::pthread_kill(t, sig) == 0 }
-}
-
-/// This thread's pthread handle.
-pub(crate) fn pthread_self() -> libc::pthread_t {
-    // SAFETY: no preconditions.
-    unsafe { libc::pthread_self() }
+/// Sends `sig` to thread `tid` of this process (`tgkill`). Returns false if
+/// it failed (no such thread). Async-signal-safe. By kernel thread id rather
+/// than `pthread_kill`: an M may end its thread (idle-M bound), and a stale
+/// `pthread_t` would be a dangling pointer into freed thread memory, while a
+/// stale tid is at worst another thread of this process, whose handler
+/// ignores a SIGURG nobody asked it for.
+pub(crate) fn tgkill(tid: i32, sig: libc::c_int) -> bool {
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    // SAFETY: the tgkill system call takes plain integers and touches no
+    // memory of ours.
+    unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) == 0 }
 }
 
 /// Unblocks `sig` for this thread. Async-signal-safe.
