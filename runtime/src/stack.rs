@@ -57,6 +57,10 @@
 //!   writes into an untouched stack buffer (`read` into a `MaybeUninit` array,
 //!   as `std::io::copy` does) would fail with EFAULT instead of faulting.
 //! - MADV_FREE: cheap, but RSS does not fall until the machine is short of memory.
+//! - Mapping and guarding the next slab ahead of need on the nice-19 scavenger
+//!   thread: W5 got slower (5.8-6.6 s vs 5.4-5.8 s), most likely because the
+//!   guard install holds mmap_lock for reading and, preempted there, stalls
+//!   the Ms' mmap/mprotect behind it.
 
 use std::collections::HashMap;
 use std::io;
