@@ -82,20 +82,18 @@ pub(crate) fn wake() {
     }
 }
 
-/// Per-P memory of the last look: the slice (schedtick) or blocking call
-/// (syscalltick) seen, and since when.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Seen {
-    Running(u32),
-    Syscall(u32),
-}
-
+/// Per-P memory of the last look (Go's sysmontick): the time slice
+/// (schedtick) and since when, the blocking call (syscalltick) and since when.
+/// The slice clock keeps running across blocking calls, as in Go, so a G that
+/// makes back-to-back short calls still gets its slice ended and its P taken.
 #[derive(Clone, Copy)]
 struct PWatch {
-    seen: Seen,
+    tick: u32,
     since: Instant,
     /// When sysmon last read the holder's thread state in this slice.
     checked: Option<Instant>,
+    sys_tick: u32,
+    sys_since: Instant,
 }
 
 /// What one round did.
@@ -155,52 +153,58 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
         if watch.len() <= p.id {
             watch.resize(p.id + 1, None);
         }
-        // Relaxed: see P::schedtick / P::syscalltick.
-        let seen = match p.status() {
-            PStatus::Running => Seen::Running(p.schedtick.load(Ordering::Relaxed)),
-            PStatus::Syscall => Seen::Syscall(p.syscalltick.load(Ordering::Relaxed)),
-            _ => {
-                watch[p.id] = None;
-                continue;
-            }
-        };
+        let status = p.status();
+        if !matches!(status, PStatus::Running | PStatus::Syscall) {
+            watch[p.id] = None;
+            continue;
+        }
         round.busy += 1;
-        let w = match watch[p.id] {
-            Some(w) if w.seen == seen => w,
-            _ => {
-                watch[p.id] = Some(PWatch {
-                    seen,
-                    since: now,
-                    checked: None,
-                });
-                continue;
-            }
-        };
-        let long = now.duration_since(w.since);
-        match seen {
-            Seen::Syscall(_) => {
-                if retake_syscall(p, long) {
+        // Relaxed: see P::schedtick / P::syscalltick (compared only).
+        let tick = p.schedtick.load(Ordering::Relaxed);
+        let sys_tick = p.syscalltick.load(Ordering::Relaxed);
+        let w = watch[p.id].get_or_insert(PWatch {
+            tick,
+            since: now,
+            checked: None,
+            sys_tick,
+            sys_since: now,
+        });
+        if w.tick != tick {
+            (w.tick, w.since, w.checked) = (tick, now, None);
+        }
+        let overrun = now.duration_since(w.since) >= slice;
+        match status {
+            PStatus::Syscall => {
+                // A new call since the last look: wait one more tick, unless
+                // the G's slice is over (Go's sysretake).
+                if w.sys_tick != sys_tick {
+                    (w.sys_tick, w.sys_since) = (sys_tick, now);
+                    if !overrun {
+                        continue;
+                    }
+                }
+                let in_call = now.duration_since(w.sys_since);
+                if retake_syscall(p, in_call, overrun) {
                     watch[p.id] = None;
                 }
             }
-            Seen::Running(tick) => {
+            _ => {
                 let Some(m) = p.holder() else { continue };
                 if m.cur_g.load(Ordering::Relaxed).is_null() {
                     continue; // the M is scheduling, not running a G
                 }
-                if long >= slice {
+                if overrun {
                     preempt::preempt_m(m, tick);
                     round.asked = true;
                 }
                 // Reading /proc costs tens of µs: at most once per
                 // STUCK_RECHECK per slice.
+                let long = now.duration_since(w.since);
                 let due = w
                     .checked
                     .is_none_or(|c| now.duration_since(c) >= STUCK_RECHECK);
                 if long >= STUCK_CHECK.min(slice) && due {
-                    if let Some(w) = watch[p.id].as_mut() {
-                        w.checked = Some(now);
-                    }
+                    w.checked = Some(now);
                     if thread_blocked(m) {
                         preempt::release_m(m, tick);
                         round.asked = true;
@@ -213,11 +217,16 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
 }
 
 /// A P in a blocking call for at least one sysmon tick: take it if there is
-/// work for it, or nobody else looks for work, or the call is long (Go's
-/// retake conditions). True if taken.
-fn retake_syscall(p: &'static P, long: Duration) -> bool {
+/// work for it, or nobody else looks for work, or the call is long, or the
+/// G's slice is over (Go's retake conditions). True if taken.
+fn retake_syscall(p: &'static P, in_call: Duration, overrun: bool) -> bool {
     let s = sched();
-    if p.runq_empty() && s.has_idle_or_spinning() && long < SYSCALL_GRACE && !s.has_global_work() {
+    if !overrun
+        && p.runq_empty()
+        && s.has_idle_or_spinning()
+        && in_call < SYSCALL_GRACE
+        && !s.has_global_work()
+    {
         return false;
     }
     if !p.cas_status(PStatus::Syscall, PStatus::Idle) {
