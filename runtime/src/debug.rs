@@ -5,6 +5,10 @@
 //!
 //! A bad value never stops the program: it gets a one-line warning on stderr
 //! and the default, as Go's runtime does for GOMAXPROCS.
+//!
+//! Public, as Go's `runtime/debug`: [`dump_goroutines`] (what SIGQUIT
+//! prints, debug/dump.rs). `GODEBUG=schedtrace=N[,scheddetail=1]` is
+//! debug/schedtrace.rs; [`init_diagnostics`] starts what the environment asks for.
 
 #![forbid(unsafe_code)]
 
@@ -12,6 +16,21 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::stack::{check_stack_size, DEFAULT_STACK_SIZE};
+
+mod dump;
+mod schedtrace;
+
+pub use dump::dump_goroutines;
+
+/// Starts the diagnostics: the SIGQUIT goroutine dump (sigquit.rs), and
+/// what the environment asks for — `GODEBUG=schedtrace=N` (schedtrace.rs),
+/// `GORT_TRACE=path` (trace.rs). Called once, at runtime start (sched.rs).
+pub(crate) fn init_diagnostics() {
+    crate::sigquit::install();
+    let godebug = std::env::var("GODEBUG").unwrap_or_default();
+    schedtrace::start(schedtrace::SchedTrace::parse(&godebug));
+    crate::trace::start_from_env();
+}
 
 /// Go's `_MaxGomaxprocs`: more Ps than this is taken as a mistake.
 pub const MAX_GOMAXPROCS: usize = 1024;

@@ -29,12 +29,23 @@
 //! the M, after the switch, CASes `RUNNING -> PARKED`; the waker swaps in
 //! `NOTIFIED`. Whoever comes second owns the G and makes it runnable. So a park
 //! consumes exactly one ready, and a ready never runs a G still on its stack.
+//!
+//! # What other threads may read (goroutine dumps, schedtrace)
+//! Nothing in the G itself: a slot is reused by moving a whole new G into it
+//! with a plain write (`GSlot::fill`), and a read racing with that write would
+//! be a data race even on an atomic field. Each slot has instead a
+//! [`GInfo`](crate::allgs::GInfo), made with the slot and never freed, whose
+//! fields are atomics guarded by a seqlock on the goid: `new_ref` fills it,
+//! `free` retires it, park sites set the wait reason. The slot carries its
+//! GInfo through the free lists, and fresh slots are listed once in Go's
+//! `allgs`. The argument is written out in allgs.rs.
 
 use std::cell::Cell;
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
+use crate::allgs::GInfo;
 use crate::debug::throw;
 use crate::m::M;
 use crate::switch::{GContext, GYielder};
@@ -145,6 +156,9 @@ pub(crate) struct G {
     /// Owner-only, and only from the G's own stack: its goroutine-local
     /// values (`gort::local!`, local.rs), dropped by its entry before it dies.
     pub(crate) locals: crate::local::LocalMap,
+    /// What diagnostics read about this G (header, allgs.rs). The slot's,
+    /// carried across reuse. Immutable.
+    pub(crate) info: &'static GInfo,
 }
 
 // SAFETY: the non-Sync fields (`run`, `yielder`, `locals`) are touched only by the G's
@@ -167,9 +181,13 @@ impl G {
         created_by: &'static Location<'static>,
         slot: Option<GSlot>,
     ) -> GRef {
+        // Relaxed: only uniqueness matters.
+        let id = NEXT_GOID.fetch_add(1, Ordering::Relaxed);
+        let info = slot.as_ref().map_or_else(GInfo::new, |s| s.info);
+        let parent = crate::m::current_g().map_or(0, |g| g.get().id);
+        info.fill(id, parent, created_by, name.as_ref());
         let g = G {
-            // Relaxed: only uniqueness matters.
-            id: NEXT_GOID.fetch_add(1, Ordering::Relaxed),
+            id,
             status: AtomicU8::new(GStatus::Runnable as u8),
             park: AtomicU8::new(PARK_RUNNING),
             name,
@@ -183,10 +201,15 @@ impl G {
             async_locked: Cell::new(false),
             no_preempt: AtomicU32::new(0),
             locals: crate::local::LocalMap::new(),
+            info,
         };
         match slot {
             Some(slot) => slot.fill(g),
-            None => GRef(NonNull::from(Box::leak(Box::new(g)))),
+            None => {
+                let g = GRef(NonNull::from(Box::leak(Box::new(g))));
+                crate::allgs::register(info, g.as_ptr() as usize);
+                g
+            }
         }
     }
 
@@ -358,18 +381,25 @@ impl GRef {
     /// used afterwards.
     pub(crate) unsafe fn free(self) -> GSlot {
         debug_assert_eq!(self.get().status(), GStatus::Dead);
+        let info = self.get().info;
+        info.retire();
         // SAFETY: by the caller's contract the G is dropped exactly once and
         // never read again through a GRef; the memory stays allocated and
         // passes to the GSlot.
         unsafe { std::ptr::drop_in_place(self.0.as_ptr()) };
-        GSlot(self.0)
+        GSlot { g: self.0, info }
     }
 }
 
-/// The memory of a freed G, kept for reuse (an entry of Go's gFree list).
-/// Invariant: points to an allocation made by `Box<G>` whose contents have
-/// been dropped; only this value refers to it.
-pub(crate) struct GSlot(NonNull<G>);
+/// The memory of a freed G, kept for reuse (an entry of Go's gFree list),
+/// with the slot's diagnostics record (retired until the slot is reused).
+/// Invariant: `g` points to an allocation made by `Box<G>` whose contents
+/// have been dropped; only this value refers to it. A dropped slot's GInfo
+/// stays listed, retired, forever (slots are never dropped in practice).
+pub(crate) struct GSlot {
+    g: NonNull<G>,
+    info: &'static GInfo,
+}
 
 // SAFETY: a GSlot is the sole owner of plain memory (no live contents).
 unsafe impl Send for GSlot {}
@@ -377,7 +407,7 @@ unsafe impl Send for GSlot {}
 impl GSlot {
     /// Moves `g` into the slot.
     fn fill(self, g: G) -> GRef {
-        let p = self.0;
+        let p = self.g;
         std::mem::forget(self);
         // SAFETY: the slot's memory is a live allocation sized and aligned for
         // a G, with no contents to drop (GSlot invariant), owned by us alone.
@@ -391,7 +421,7 @@ impl Drop for GSlot {
         let layout = std::alloc::Layout::new::<G>();
         // SAFETY: the memory came from Box<G> (the global allocator with G's
         // layout) and its contents were already dropped (GSlot invariant).
-        unsafe { std::alloc::dealloc(self.0.as_ptr().cast(), layout) };
+        unsafe { std::alloc::dealloc(self.g.as_ptr().cast(), layout) };
     }
 }
 

@@ -184,7 +184,7 @@ impl<T> Chan<T> {
         unsafe { st.sendq.push_back(&node, hold.ctx(), 0) };
         drop(st);
         let timer = deadline.and_then(|d| hold.arm(d));
-        hold.ctx().wait();
+        hold.ctx().wait(crate::sudog::WaitReason::ChanSend);
         if hold.ctx().selected() == CASE_TIMEOUT {
             let mut st = self.state.lock();
             // SAFETY: the node was linked only in this channel's sendq.
@@ -230,7 +230,7 @@ impl<T> Chan<T> {
         unsafe { st.recvq.push_back(&node, hold.ctx(), 0) };
         drop(st);
         let timer = deadline.and_then(|d| hold.arm(d));
-        hold.ctx().wait();
+        hold.ctx().wait(crate::sudog::WaitReason::ChanReceive);
         if hold.ctx().selected() == CASE_TIMEOUT {
             let mut st = self.state.lock();
             // SAFETY: the node was linked only in this channel's recvq.

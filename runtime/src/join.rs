@@ -150,7 +150,7 @@ impl<T> JoinHandle<T> {
             if let Some(r) = self.packet.take_or_wait(&mut me) {
                 return r;
             }
-            waiter::block();
+            waiter::block(crate::sched::WaitReason::Join);
         }
     }
 

@@ -22,9 +22,10 @@
 )))]
 compile_error!("gort supports Linux on x86_64 and aarch64 only");
 
+mod allgs;
 pub mod chan;
 mod deadlock;
-mod debug;
+pub mod debug;
 mod entry;
 pub mod fs;
 mod g;
@@ -37,6 +38,7 @@ mod preempt;
 mod sched;
 mod select;
 mod signal;
+mod sigquit;
 mod spawn;
 mod stack;
 mod stats;
@@ -48,6 +50,7 @@ mod sys;
 pub mod syscall;
 mod sysmon;
 pub mod time;
+pub mod trace;
 mod waiter;
 
 pub use debug::MAX_GOMAXPROCS;

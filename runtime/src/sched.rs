@@ -45,6 +45,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
+pub(crate) use crate::allgs::WaitReason;
 use crate::debug::{throw, Config, MAX_GOMAXPROCS};
 use crate::g::{GRef, GRun, GSlot, GStatus};
 use crate::m::{self, MLocal, M};
@@ -118,6 +119,7 @@ pub(crate) fn sched() -> &'static Sched {
         crate::spawn::install_panic_hook();
         let cfg = Config::from_env();
         crate::preempt::init(&cfg);
+        crate::debug::init_diagnostics();
         Sched::new(cfg)
     })
 }
@@ -327,6 +329,7 @@ pub(crate) fn ready(g: GRef) {
         // The G has not finished switching out; its M requeues it.
         return;
     }
+    g.get().info.clear_waiting();
     g.get().cas_status(GStatus::Waiting, GStatus::Runnable);
     runq_put_here(g, Slot::Next);
     wake_p();
@@ -334,13 +337,17 @@ pub(crate) fn ready(g: GRef) {
 
 /// Go's gopark: parks the running G until someone calls `ready` on it. Must
 /// be called on a goroutine. Consumes exactly one `ready` (g.rs handshake);
-/// the caller re-checks its condition after it returns.
+/// the caller re-checks its condition after it returns. `reason` is what
+/// goroutine dumps show while it waits (allgs.rs; `ready` clears it, and so
+/// does the G itself when it resumes, for a ready that came before the park).
 #[doc(alias = "gopark")]
 #[inline(never)]
-pub(crate) fn park() {
+pub(crate) fn park(reason: WaitReason) {
     let g = m::current_g().unwrap_or_else(|| throw("runtime: park outside a goroutine"));
     g.get().unlock_async();
+    g.get().info.set_waiting(reason);
     switch::switch_to_m(g, Switch::Park);
+    g.get().info.clear_waiting();
 }
 
 /// Go's Gosched: the running G goes to the back of its P's queue.
@@ -592,6 +599,7 @@ fn steal_work(ml: &MLocal, me: &P) -> Option<GRef> {
             if let Some(g) = me.runq_steal(victim, last) {
                 // Relaxed: statistics only.
                 s.steals.fetch_add(1, Ordering::Relaxed);
+                crate::trace::steal(id, g, me);
                 return Some(g);
             }
         }
@@ -683,6 +691,7 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
     ml.cur_g.set(Some(g));
     // Relaxed: snapshot for observers (see M::cur_g).
     ml.m.cur_g.store(g.as_ptr(), Ordering::Relaxed);
+    crate::trace::go_start(g, p);
 
     // This M owns `g` (it came from a run queue) until it is requeued, parked
     // or freed below; its run state is touched only before that.
@@ -722,6 +731,7 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
     ml.cur_g.set(None);
     ml.m.cur_g.store(std::ptr::null_mut(), Ordering::Relaxed);
     ml.m.pless.store(false, Ordering::Relaxed);
+    crate::trace::go_end(g, why);
     let locked = g.get().locked_m().is_some();
     let p = ml.p.get();
     match why {

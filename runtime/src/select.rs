@@ -268,7 +268,7 @@ pub fn select(cases: &[&dyn SelectCase], mode: SelectMode) -> bool {
             _ => None,
         };
         if !aborted {
-            ctx.wait();
+            ctx.wait(crate::sudog::WaitReason::select(cases.is_empty()));
         }
         for &i in &order[..registered] {
             cases[i].unregister();

@@ -56,6 +56,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+pub(crate) use crate::allgs::WaitReason;
 use crate::debug::throw;
 use crate::time::{self, TimerId};
 use crate::waiter::{self, Waiter};
@@ -144,11 +145,11 @@ impl WaitCtx {
 
     /// Blocks until the claim winner has published `done`. A goroutine parks
     /// exactly once (only the winner readies it); a thread re-parks after a
-    /// spurious wake-up.
-    pub(crate) fn wait(&self) {
+    /// spurious wake-up. `reason`: what a goroutine dump shows meanwhile.
+    pub(crate) fn wait(&self, reason: WaitReason) {
         match self.waiter {
             Waiter::G(_) => {
-                waiter::block();
+                waiter::block(reason);
                 // Acquire: pairs with the Release in `Claim::finish`.
                 if !self.done.load(Ordering::Acquire) {
                     throw("runtime: goroutine woken before its wait was done");
@@ -157,7 +158,7 @@ impl WaitCtx {
             Waiter::Thread(_) => {
                 // Acquire: pairs with the Release in `Claim::finish`.
                 while !self.done.load(Ordering::Acquire) {
-                    waiter::block();
+                    waiter::block(reason);
                 }
             }
         }
@@ -522,11 +523,13 @@ impl<T> WaitQ<T> {
 /// Parks the caller on the queue that `q` picks out of the locked state,
 /// releasing `guard` first (sync primitives; no select, no timeout: whoever
 /// dequeues the sudog wins it). `value` is put in the sudog's slot for the
-/// waker to read; returns the slot as the waker left it.
+/// waker to read; returns the slot as the waker left it. `reason`: what a
+/// goroutine dump shows meanwhile.
 pub(crate) fn park_on<S, T>(
     mut guard: parking_lot::MutexGuard<'_, S>,
     value: Option<T>,
     front: bool,
+    reason: WaitReason,
     q: impl FnOnce(&mut S) -> &mut WaitQ<T>,
 ) -> Option<T> {
     let ctx = WaitCtx::new_exclusive();
@@ -543,7 +546,7 @@ pub(crate) fn park_on<S, T>(
         unsafe { queue.push_back(&node, &ctx, 0) };
     }
     drop(guard);
-    ctx.wait();
+    ctx.wait(reason);
     // SAFETY: the winner unlinked `node` and we observed `done` in `wait`.
     unsafe { node.slot_owned().take() }
 }

@@ -69,6 +69,7 @@ fn enter_syscall() {
     };
     let ml = rs.ml();
     if let Some(g) = ml.cur_g.get() {
+        crate::trace::syscall_enter(g);
         // A blocking call is a cooperative point: an async lock ends here.
         g.get().unlock_async();
     }
@@ -94,6 +95,7 @@ fn exit_syscall() {
             return;
         };
         let ml = rs.ml();
+        crate::trace::syscall_exit(ml.cur_g.get());
         if let Some(p) = ml.old_p.take() {
             if p.cas_status(PStatus::Syscall, PStatus::Running) {
                 ml.p.set(Some(p));

@@ -181,7 +181,7 @@ pub fn sleep(d: Duration) {
     let ctx = Arc::new(WaitCtx::new());
     let timer_ctx = ctx.clone();
     add_timer(deadline_after(d), move || timer_ctx.fire_timeout());
-    ctx.wait();
+    ctx.wait(crate::sudog::WaitReason::Sleep);
 }
 
 /// A channel that receives the current `Instant` once, after `d` (Go's

@@ -47,10 +47,11 @@ impl Waiter {
 }
 
 /// Blocks the caller until its registered waiter is woken (a thread may wake
-/// spuriously: see the header).
-pub(crate) fn block() {
+/// spuriously: see the header). `reason` is a goroutine's wait reason in
+/// dumps (allgs.rs).
+pub(crate) fn block(reason: sched::WaitReason) {
     if m::current_g().is_some() {
-        sched::park();
+        sched::park(reason);
     } else {
         std::thread::park();
     }

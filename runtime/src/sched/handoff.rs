@@ -107,6 +107,7 @@ fn mstart(m: Arc<M>) {
 #[doc(alias = "handoffp")]
 pub(crate) fn handoff_p(p: &'static P) {
     let s = sched();
+    crate::trace::handoff(p);
     p.set_holder(None);
     if !p.runq_empty() || s.glob_len.load(Ordering::SeqCst) != 0 {
         start_m_with(p, false);

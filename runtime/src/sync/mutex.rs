@@ -29,7 +29,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::sudog::{park_on, WaitQ};
+use crate::sudog::{park_on, WaitQ, WaitReason};
 
 /// Someone holds the mutex.
 const LOCKED: u8 = 1;
@@ -225,7 +225,7 @@ impl<T: ?Sized> Mutex<T> {
             // A waiter that was woken and lost the race goes to the front.
             let front = since.is_some();
             let first = *since.get_or_insert_with(Instant::now);
-            if park_on(q, Some(first), front, |q| q).is_none() {
+            if park_on(q, Some(first), front, WaitReason::SyncMutexLock, |q| q).is_none() {
                 // Handed off: we own the lock; the waker's Release on the
                 // wait's `done` (Acquired in `wait`) orders its critical
                 // section before ours.

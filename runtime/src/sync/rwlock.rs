@@ -19,7 +19,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
-use crate::sudog::{park_on, WaitQ};
+use crate::sudog::{park_on, WaitQ, WaitReason};
 use crate::waiter::Waiter;
 
 /// A reader-writer lock protecting a `T`; waiters park as goroutines.
@@ -126,7 +126,7 @@ impl<T: ?Sized> RwLock<T> {
             st.readers += 1;
         } else {
             // Woken = admitted: the waker counted us in `readers`.
-            park_on(st, None, false, |s| &mut s.rq);
+            park_on(st, None, false, WaitReason::SyncRWMutexRLock, |s| &mut s.rq);
         }
         RwLockReadGuard {
             lock: self,
@@ -149,7 +149,7 @@ impl<T: ?Sized> RwLock<T> {
         } else {
             st.writers_waiting += 1;
             // Woken = admitted: the waker set `writer` for us.
-            park_on(st, None, false, |s| &mut s.wq);
+            park_on(st, None, false, WaitReason::SyncRWMutexLock, |s| &mut s.wq);
         }
         RwLockWriteGuard {
             lock: self,

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::sudog::{park_on, WaitQ};
+use crate::sudog::{park_on, WaitQ, WaitReason};
 
 /// A counting semaphore; `acquire` parks while no permit is free.
 ///
@@ -84,7 +84,7 @@ impl Semaphore {
             st.permits -= 1;
         } else {
             // Woken = granted: the releaser passed its permit to us.
-            park_on(st, None, false, |s| &mut s.waiters);
+            park_on(st, None, false, WaitReason::Semacquire, |s| &mut s.waiters);
         }
         SemaphorePermit { sem: self }
     }

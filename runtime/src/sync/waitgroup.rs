@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::sudog::{park_on, WaitQ};
+use crate::sudog::{park_on, WaitQ, WaitReason};
 
 /// Waits for a collection of goroutines to finish: `add(n)` before starting
 /// them, `done()` in each, `wait()` to park until all are done.
@@ -110,7 +110,9 @@ impl WaitGroup {
         if st.count == 0 {
             return;
         }
-        park_on(st, None, false, |s| &mut s.waiters);
+        park_on(st, None, false, WaitReason::SyncWaitGroupWait, |s| {
+            &mut s.waiters
+        });
     }
 }
 

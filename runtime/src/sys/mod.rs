@@ -10,8 +10,10 @@
 //! backend. The overflow check needs no register access: it uses only the
 //! fault address from `siginfo_t`.
 
+mod diag;
 mod linux;
 mod signal_preempt;
 
+pub(crate) use diag::*;
 pub(crate) use linux::*;
 pub(crate) use signal_preempt::*;

@@ -1,0 +1,37 @@
+//! The raw calls behind the diagnostics (allgs.rs, sigquit.rs, trace.rs): a
+//! coarse clock for "waiting since", the SIGQUIT handler's one write to its
+//! self-pipe, and `atexit` for flushing a trace when the process exits.
+
+/// CLOCK_MONOTONIC_COARSE in nanoseconds: the last timer tick (a few ms of
+/// resolution), read from the vDSO without a system call. Async-signal-safe.
+pub(crate) fn monotonic_coarse_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec owned by this frame.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    if r != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+/// Writes `buf` to `fd` once, ignoring the result (the descriptor is
+/// non-blocking: a full pipe just drops the byte). Async-signal-safe: one
+/// raw call.
+pub(crate) fn write_once(fd: libc::c_int, buf: &[u8]) {
+    // SAFETY: `buf` is a valid readable slice for its length; a bad `fd`
+    // only makes write fail with EBADF.
+    let _ = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+}
+
+/// Registers `f` to run when the process exits through `exit` (std's
+/// `process::exit`, or `main` returning). False if the table is full.
+pub(crate) fn atexit(f: extern "C" fn()) -> bool {
+    // SAFETY: `f` is a plain function pointer valid for the whole process;
+    // the caller's function must not unwind (it is `extern "C"`).
+    unsafe { libc::atexit(f) == 0 }
+}
