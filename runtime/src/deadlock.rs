@@ -47,6 +47,7 @@ static MAIN_RUNNING: AtomicBool = AtomicBool::new(false);
 /// SeqCst: the check's reading must not be reordered with the scheduler's.
 static EXTERNAL: AtomicUsize = AtomicUsize::new(0);
 /// External wakers ever added; a generation count for the double reading.
+/// SeqCst, like `EXTERNAL`, which it is read together with.
 static EXTERNAL_EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// The message, as Go prints it.

@@ -92,6 +92,10 @@ pub enum RecvTimeoutError {
 
 impl<T> SendError<T> {
     /// The message that could not be sent.
+    ///
+    /// ```
+    /// assert_eq!(gort::chan::SendError("m").into_inner(), "m");
+    /// ```
     pub fn into_inner(self) -> T {
         self.0
     }
@@ -99,6 +103,11 @@ impl<T> SendError<T> {
 
 impl<T> TrySendError<T> {
     /// The message that could not be sent.
+    ///
+    /// ```
+    /// let (tx, _rx) = gort::chan::bounded(0);
+    /// assert_eq!(tx.try_send(5).unwrap_err().into_inner(), 5);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             TrySendError::Full(v) | TrySendError::Disconnected(v) => v,
@@ -106,11 +115,22 @@ impl<T> TrySendError<T> {
     }
 
     /// True for `Full`.
+    ///
+    /// ```
+    /// let (tx, _rx) = gort::chan::bounded(0);
+    /// assert!(tx.try_send(1).unwrap_err().is_full());
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, TrySendError::Full(_))
     }
 
     /// True for `Disconnected`.
+    ///
+    /// ```
+    /// let (tx, rx) = gort::chan::bounded(1);
+    /// drop(rx);
+    /// assert!(tx.try_send(1).unwrap_err().is_disconnected());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, TrySendError::Disconnected(_))
     }
@@ -118,6 +138,13 @@ impl<T> TrySendError<T> {
 
 impl<T> SendTimeoutError<T> {
     /// The message that could not be sent.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, _rx) = gort::chan::bounded(0);
+    /// let e = tx.send_timeout('x', Duration::from_millis(1)).unwrap_err();
+    /// assert_eq!(e.into_inner(), 'x');
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             SendTimeoutError::Timeout(v) | SendTimeoutError::Disconnected(v) => v,
@@ -125,11 +152,25 @@ impl<T> SendTimeoutError<T> {
     }
 
     /// True for `Timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, _rx) = gort::chan::bounded(0);
+    /// assert!(tx.send_timeout(1, Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, SendTimeoutError::Timeout(_))
     }
 
     /// True for `Disconnected`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, rx) = gort::chan::bounded(0);
+    /// drop(rx);
+    /// let e = tx.send_timeout(1, Duration::from_secs(1)).unwrap_err();
+    /// assert!(e.is_disconnected());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, SendTimeoutError::Disconnected(_))
     }
@@ -137,11 +178,22 @@ impl<T> SendTimeoutError<T> {
 
 impl TryRecvError {
     /// True for `Empty`.
+    ///
+    /// ```
+    /// let (_tx, rx) = gort::chan::bounded::<u8>(1);
+    /// assert!(rx.try_recv().unwrap_err().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         matches!(self, TryRecvError::Empty)
     }
 
     /// True for `Disconnected`.
+    ///
+    /// ```
+    /// let (tx, rx) = gort::chan::bounded::<u8>(1);
+    /// drop(tx);
+    /// assert!(rx.try_recv().unwrap_err().is_disconnected());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, TryRecvError::Disconnected)
     }
@@ -149,11 +201,24 @@ impl TryRecvError {
 
 impl RecvTimeoutError {
     /// True for `Timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (_tx, rx) = gort::chan::bounded::<u8>(1);
+    /// assert!(rx.recv_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, RecvTimeoutError::Timeout)
     }
 
     /// True for `Disconnected`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, rx) = gort::chan::bounded::<u8>(1);
+    /// drop(tx);
+    /// assert!(rx.recv_timeout(Duration::from_secs(1)).unwrap_err().is_disconnected());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         matches!(self, RecvTimeoutError::Disconnected)
     }
