@@ -51,7 +51,18 @@ where
         })
     }
 
-    /// Stores the result and wakes the joiner. Called once.
+    /// Takes the closure to run. Out of line, as `finish`: `run` below is
+    /// instantiated in the user's crate with the user's closure inlined into
+    /// it, and counts as user code for preemption (symtab.rs), so it must
+    /// not itself hold the task's lock.
+    #[inline(never)]
+    fn take_f(&self) -> Option<F> {
+        self.state.lock().f.take()
+    }
+
+    /// Stores the result and wakes the joiner. Called once. Out of line
+    /// (see `take_f`).
+    #[inline(never)]
     fn finish(&self, r: thread::Result<T>) {
         let mut st = self.state.lock();
         st.result = Some(r);
@@ -70,9 +81,11 @@ where
     T: Send + 'static,
 {
     /// The goroutine's body: run the closure, catching a panic (spawn.rs's
-    /// policy), then publish the result.
+    /// policy), then publish the result. In an optimized build the closure
+    /// is inlined here, so symtab.rs counts this function as user code; it
+    /// holds no lock of its own (`take_f`, `finish`).
     fn run(&self) {
-        let f = self.state.lock().f.take();
+        let f = self.take_f();
         let Some(f) = f else {
             crate::debug::throw("runtime: goroutine entry run twice");
         };

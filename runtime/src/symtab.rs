@@ -12,7 +12,13 @@
 //! `<str>::trim_matches`) names no crate and can only be std's, so it is not.
 //! Everything else is excluded by default: shared libraries (libc, ld.so), the
 //! vDSO, C symbols in the executable (allocator shims, compiler builtins), and
-//! any address no symbol covers. Keeping std/core/alloc out is what makes
+//! any address no symbol covers.
+//!
+//! One runtime function counts as user code: the goroutine entry
+//! `<Task<F, T> as Entry>::run` (join.rs, [`USER_ENTRY`]). It is generic over
+//! the goroutine's closure, and in an optimized build the closure's body is
+//! inlined into it: a goroutine's `loop { x += 1 }` lies inside a gort symbol.
+//! Its own runtime work (the task's lock) is kept out of line. Keeping std/core/alloc out is what makes
 //! `println!` from preempted goroutines safe: stdout's reentrant lock and
 //! RefCell are per thread, and a preemption never lands inside them.
 //!
@@ -70,6 +76,14 @@ const RUNTIME_CRATES: &[&str] = &[
     "unicode_width",
 ];
 
+/// Runtime functions that count as user code (module header): (the impl's
+/// self type up to its generics, the trait, the method).
+const USER_ENTRY: &[(&str, &str, &str)] = &[(
+    "gort_runtime::join::Task<",
+    "gort_runtime::g::Entry",
+    "::run",
+)];
+
 /// Sorted, merged, half-open `[start, end)` ranges of user code (runtime
 /// addresses).
 static USER_TEXT: OnceLock<Vec<(usize, usize)>> = OnceLock::new();
@@ -121,7 +135,11 @@ fn split_qualified(path: &str) -> Option<(&str, Option<&str>)> {
 /// True if a demangled path is a user crate's code (module header).
 fn is_user_path(path: &str) -> bool {
     if let Some((ty, tr)) = split_qualified(path) {
-        return is_user_type(ty) || tr.is_some_and(is_user_path);
+        let rest = &path[ty.len() + tr.map_or(0, |t| t.len() + 4) + 2..];
+        let entry = USER_ENTRY
+            .iter()
+            .any(|&(t, r, m)| ty.starts_with(t) && tr == Some(r) && rest == m);
+        return entry || is_user_type(ty) || tr.is_some_and(is_user_path);
     }
     // `krate::...`; a name without a crate path is not user code.
     match path.find("::") {
@@ -288,6 +306,18 @@ mod tests {
             ("<&mut myapp::Foo as core::ops::Drop>::drop", true),
             ("<myapp::Foo>::new", true),
             ("<<myapp::A as myapp::T>::X as core::fmt::Debug>::fmt", true),
+            // The goroutine entry, where an optimized build inlines the
+            // goroutine's closure (legacy and v0 mangling).
+            ("<gort_runtime::join::Task<F,T> as gort_runtime::g::Entry>::run", true),
+            (
+                "<gort_runtime::join::Task<myapp::main::{closure#0}, u64> as gort_runtime::g::Entry>::run",
+                true,
+            ),
+            (
+                "<gort_runtime::join::Task<F,T> as gort_runtime::join::Joinable<T>>::done",
+                false,
+            ),
+            ("<gort_runtime::join::Task<F,T>>::finish", false),
             (
                 "<myapp::main::{closure#0} as core::ops::function::FnOnce<()>>::call_once",
                 true,
