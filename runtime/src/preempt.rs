@@ -191,7 +191,8 @@ fn release_p(ml: &MLocal) {
 }
 
 /// Condition 1 and 2 of the header: an M running a G that sysmon asked to
-/// stop in this very slice, outside any `no_preempt` section.
+/// stop in this very slice, outside any `no_preempt` section and outside
+/// runtime code that uses the P.
 fn wants_async_preempt(ml: &MLocal) -> Option<GRef> {
     let g = ml.cur_g.get()?;
     // Acquire: pairs with preempt_m's Release.
@@ -204,6 +205,11 @@ fn wants_async_preempt(ml: &MLocal) -> Option<GRef> {
         return None; // stale, or a foreign SIGURG
     }
     if g.get().no_preempt.load(Ordering::Relaxed) != 0 {
+        return None;
+    }
+    // Runtime code that uses this M's P (m.rs `RuntimeSection`) may have
+    // been inlined into user code: never switch out in the middle of it.
+    if ml.in_runtime.get() != 0 {
         return None;
     }
     Some(g)
