@@ -33,6 +33,8 @@ mod hchan;
 mod join;
 mod local;
 mod m;
+pub mod net;
+mod netpoll;
 mod p;
 mod preempt;
 mod sched;

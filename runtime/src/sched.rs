@@ -12,16 +12,25 @@
 //! back, sched/handoff.rs), else `find_runnable`, then `execute`, until the M
 //! retires (the idle-M bound). `find_runnable` (a P beyond GOMAXPROCS is
 //! first retired, `retire_p`):
+//! 0. run the timers that are due (time.rs, Go's checkTimers): the Gs they
+//!    ready land on this P;
 //! 1. every 61st schedtick, one G from the global queue first (fairness: two
 //!    Gs re-readying each other locally cannot starve it);
 //! 2. the P's `runnext`, then its local queue;
 //! 3. the global queue (a batch: len/GOMAXPROCS + 1, into the local queue);
+//!    then (3b) netpoll without blocking, if Gs wait on I/O and no M blocks
+//!    in the poller (netpoll.rs); the Gs it readies are injected
+//!    (`inject_glist`) and the round starts again;
 //! 4. steal: if this M is spinning or fewer than half the busy Ps have a
 //!    spinning M, become spinning and try 4 rounds over all Ps in random order,
 //!    taking half a victim's queue (its runnext too in the last round);
 //! 5. give up: under the sched lock re-check the global queue, put the P on
-//!    the idle list; stop spinning and re-check every queue; park the M on the
-//!    idle-M list until `start_m` hands it a P.
+//!    the idle list; stop spinning and re-check every queue;
+//! 6. if Gs wait on I/O or timers are pending and no other M polls, block in
+//!    the poller until an event, the earliest timer or `netpoll_break`, with
+//!    no P; then take an idle P and start again from the top (else the
+//!    readied Gs go to the global queue);
+//! 7. park the M on the idle-M list until `start_m` hands it a P.
 //!
 //! # Spinning and wake_p (the protocol that must not lose a wake-up)
 //! A spinning M is one looking for work with a P in hand. `wake_p` (called after
@@ -34,6 +43,13 @@
 //! giving-up spinner sees the work: no G is left behind with an idle P.
 //! The global queue and the idle-P list share one lock, so a G put there while
 //! an M is parking its P is seen by one side.
+//! The poller of step 6 changes none of this: it blocks after its M has
+//! given up the P and stopped spinning (both steps done), so a G made
+//! runnable meanwhile still finds an idle P and no spinner, and `wake_p`
+//! starts another M for it. `inject_glist` (the poller's and the timers'
+//! batches) ends with `wake_p` like any other submitter. What only the
+//! poller can see — I/O readiness, a new earliest timer — has its own
+//! argument in netpoll.rs.
 //!
 //! # Ownership of a G across these steps
 //! See g.rs: queues own runnable Gs, the M owns the G it runs, the park
@@ -335,6 +351,54 @@ pub(crate) fn ready(g: GRef) {
     wake_p();
 }
 
+/// Go's injectglist: makes a batch of parked Gs runnable (the netpoller's
+/// and the timers' wake-ups). Each completes its park handshake first (one
+/// still switching out is requeued by its own M, as in `ready`). On an M
+/// with a P: one G per idle P goes to the global queue with an M started for
+/// each, the rest to this P's local queue; elsewhere all go to the global
+/// queue, with an M started for each idle P they can use. Ends with
+/// `wake_p`, the submitter's half of the spinning protocol (header).
+#[doc(alias = "injectglist")]
+pub(crate) fn inject_glist(mut gs: Vec<GRef>) {
+    gs.retain(|g| {
+        if !g.get().ready_claim() {
+            return false;
+        }
+        g.get().info.clear_waiting();
+        g.get().cas_status(GStatus::Waiting, GStatus::Runnable);
+        true
+    });
+    if gs.is_empty() {
+        return;
+    }
+    let s = sched();
+    let rs = m::RuntimeSection::enter();
+    let here = rs.as_ref().and_then(|rs| rs.ml().p.get());
+    let to_global = match here {
+        Some(_) => s.npidle.load(Ordering::SeqCst).min(gs.len()),
+        None => gs.len(),
+    };
+    if to_global > 0 {
+        glob_runq_put_batch(gs.drain(..to_global));
+        // Go's startIdle: an M per idle P, while there are idle Ps.
+        for _ in 0..to_global {
+            if s.npidle.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            start_m(false);
+        }
+    }
+    if let Some(p) = here {
+        for g in gs {
+            if let Some(batch) = p.runq_put(g, Slot::Tail) {
+                glob_runq_put_batch(batch);
+            }
+        }
+    }
+    drop(rs);
+    wake_p();
+}
+
 /// Go's gopark: parks the running G until someone calls `ready` on it. Must
 /// be called on a goroutine. Consumes exactly one `ready` (g.rs handshake);
 /// the caller re-checks its condition after it returns. `reason` is what
@@ -509,6 +573,8 @@ fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
             }
             continue;
         }
+        // 0. due timers (time.rs; what they ready lands on this P)
+        crate::time::check_timers();
         // 1. fairness
         if p.schedtick
             .load(Ordering::Relaxed)
@@ -525,6 +591,11 @@ fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
         // 3. global
         if let Some(g) = glob_runq_get(p, 0) {
             return Some((g, false));
+        }
+        // 3b. netpoll without blocking (netpoll.rs); what it readies is
+        // queued here (and globally for idle Ps): look again from the top.
+        if crate::netpoll::poll_ready() {
+            continue;
         }
         // 4. steal
         let procs = s.gomaxprocs();
@@ -559,6 +630,16 @@ fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
                     continue;
                 }
             }
+        }
+        // 6. become the poller: block in netpoll until I/O or the next timer
+        // (netpoll.rs), then take an idle P if there is one.
+        if crate::netpoll::poll_blocking(|| {
+            let mut l = s.lock.lock();
+            let p = pidle_get(s, &mut l);
+            drop(l);
+            p.map(|p| acquire_p(ml, p)).is_some()
+        }) {
+            continue;
         }
         if !stop_m(ml) {
             return None;

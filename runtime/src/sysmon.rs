@@ -8,9 +8,10 @@
 //!   blocking read) is asked to give its P up, and the P is handed off;
 //! - an M that runs a G without a P (after such a release) for a whole slice
 //!   is asked to stop it, so GOMAXPROCS stays the number of goroutines running user
-//!   code in steady state.
-//!
-//! Netpoll (issue 6) will add: poll the network if nobody has for 10 ms.
+//!   code in steady state;
+//! - the network is polled if goroutines wait on I/O and nobody has polled
+//!   for 10 ms, and an M is started for timers overdue while no M is in
+//!   the poller (netpoll.rs `sysmon_tick`).
 //!
 //! # Rhythm
 //! Sleeps 20 µs, doubling each round up to half a time slice (between 100 µs
@@ -118,6 +119,7 @@ fn sysmon() {
         let now = Instant::now();
         let mut round = retake(&mut watch, now, slice);
         watch_ms(&mut pless, now, slice, &mut round);
+        crate::netpoll::sysmon_tick();
         if round.busy == 0 {
             idle_sleep();
             delay = MIN_DELAY;

@@ -1,156 +1,307 @@
 //! time — timers, and the `gort::time` functions built on them: [`sleep`],
-//! [`after`], [`tick`].
+//! [`sleep_until`], [`after`], [`tick`]. Go's time.go (timers) and the timer
+//! half of findRunnable.
 //!
-//! # Timers (internal)
-//! One OS thread, `gort-timer`, owns a binary min-heap of deadlines and sleeps
-//! on a condvar until the earliest one (or until a new earlier timer arrives).
-//! At a deadline it runs the timer's callback on its own thread, outside the
-//! heap lock; callbacks are short and never block (they ready a goroutine or
-//! `try_send` on a channel). The internal API is two calls, so a later issue
-//! can replace this with Go's per-P heaps checked by the scheduler and the
-//! netpoller without touching the users:
-//! - [`add_timer`]`(deadline, callback) -> TimerId`
-//! - [`cancel_timer`]`(id) -> bool` (true: the callback will not run)
+//! # Timers (internal), and who runs them
+//! One process-wide binary min-heap of deadlines, under one lock. There is no
+//! timer thread: the scheduler runs due timers, as Go does since 1.14.
+//! 1. `find_runnable` (sched.rs) calls [`check_timers`] at the top of every
+//!    round (Go's checkTimers): one atomic load when no timer is pending, a
+//!    clock read otherwise, the heap lock only when the earliest is due.
+//! 2. An M about to stop while every P is idle blocks in the netpoller with
+//!    the earliest deadline as its timeout (netpoll.rs `poll_blocking`): the
+//!    poller's wait is the timer sleep, and nothing else sleeps on timers.
+//! 3. A timer that becomes the earliest wakes that poller (`netpoll_break`)
+//!    if it would sleep past it, or, when nobody polls, wakes a P so an M
+//!    comes to look (`wake_p`): Go's wakeNetPoller. See netpoll.rs for the
+//!    argument that this loses no wake-up.
+//! 4. sysmon wakes a P for timers overdue while no M polls (a safety net).
 //!
-//! A cancelled timer's heap entry stays until it reaches the top (or until
-//! stale entries outnumber live ones, when the heap is rebuilt), as Go's
-//! deleted timers do. Every live timer counts as an external waker for
-//! deadlock detection (deadlock.rs), from `add_timer` until its callback has
-//! returned or it was cancelled.
+//! The internal API is the one channels, select and sockets already use:
+//! - [`add_timer`]`(deadline, callback) -> TimerId`; the callback runs on
+//!   the M that runs the timer (on its scheduler stack),
+//!   outside the heap lock, and must not block or panic;
+//! - [`add_timer_ready`]`(deadline, g)`: readies a parked goroutine (sleep),
+//!   with no allocation; due sleepers are made runnable in one batch
+//!   (`inject_glist`);
+//! - [`cancel_timer`]`(id) -> bool` (true: the callback will not run).
 //!
-//! # Rejected for now
-//! Readying goroutines from the timer thread sends them through the global
-//! run queue and `wake_p`; Go checks timers in `findRunnable` instead, which
-//! keeps a sleeper on its P. That integration belongs with the netpoller.
+//! # Cost (100,000 pending timers must be cheap)
+//! A timer is a 24-byte heap entry plus a slot in a slab (`TimerId` = slot and
+//! generation): add and fire are O(log n), cancel is O(1) — the entry stays in
+//! the heap, stale, until it reaches the top or stale entries outnumber live
+//! ones (then the heap is rebuilt), as Go's deleted timers do.
+//!
+//! # Deadlock detection
+//! The heap counts as one external waker (deadlock.rs) while it holds a live
+//! timer: `external_add` when the live count goes 0 -> 1 (under the lock, so
+//! before anything can fire), `external_done` when it goes back to 0, after
+//! the callbacks that emptied it have run (whatever they readied is runnable
+//! by then).
+//!
+//! # Rejected
+//! - Per-P heaps (Go 1.14+): they need timer stealing from idle Ps and a
+//!   home for timers armed by plain threads; one heap measured cheap enough
+//!   for W10 (docs/PERFORMANCE.md), with its lock held for O(log n) steps.
+//! - A timing wheel: O(1) add, but lateness up to one tick; sleeps here are
+//!   exact to the clock.
 
 #![forbid(unsafe_code)]
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::chan::{self, Receiver, Sender, TrySendError};
-use crate::deadlock;
-use crate::m;
-use crate::sudog::WaitCtx;
+use crate::g::GRef;
+use crate::{deadlock, m, netpoll, sched};
 
-/// Identifies an armed timer, for [`cancel_timer`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct TimerId(u64);
+/// Identifies an armed timer, for [`cancel_timer`]: its slab slot and the
+/// slot's generation when armed (a reused slot has a newer one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TimerId {
+    slot: u32,
+    gen: u32,
+}
 
-/// What a timer runs at its deadline.
-type Callback = Box<dyn FnOnce() + Send + 'static>;
+/// What a timer does at its deadline.
+enum TimerFn {
+    /// Ready a goroutine parked in `sleep` (batched: `inject_glist`).
+    Ready(GRef),
+    /// Run a callback.
+    Call(Box<dyn FnOnce() + Send + 'static>),
+}
+
+/// A heap entry: earliest `when` first; `(slot, gen)` finds the timer.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    when: Instant,
+    slot: u32,
+    gen: u32,
+}
+
+/// A slab slot: `f` is Some while its timer is armed.
+struct Slot {
+    gen: u32,
+    f: Option<TimerFn>,
+}
+
+/// Everything under the timer lock.
+struct Timers {
+    /// Earliest first. May hold stale entries (cancelled or fired timers
+    /// whose slot generation has moved on).
+    heap: BinaryHeap<Reverse<Entry>>,
+    slots: Vec<Slot>,
+    /// Free slot indices.
+    free: Vec<u32>,
+    /// Armed timers.
+    live: usize,
+}
 
 /// Below this many heap entries, stale ones are never compacted away.
 const COMPACT_MIN: usize = 1024;
+/// `NEXT_WHEN` when the heap is empty.
+const NONE: u64 = u64::MAX;
 
-/// The heap and the callbacks of live timers, under `Timers::lock`.
-struct Heap {
-    /// (deadline, id), earliest first. May hold cancelled ids.
-    heap: BinaryHeap<Reverse<(Instant, TimerId)>>,
-    /// Live timers only.
-    live: HashMap<TimerId, Callback>,
+static TIMERS: Mutex<Timers> = Mutex::new(Timers {
+    heap: BinaryHeap::new(),
+    slots: Vec::new(),
+    free: Vec::new(),
+    live: 0,
+});
+
+/// The `when` of the heap's top entry (stale or not) in [`nanotime`] units,
+/// or `NONE`. Written under the lock. So it is never later than the earliest
+/// live deadline, and whoever sleeps until it never misses a timer. SeqCst:
+/// one side of the Dekker pair with the netpoller's claim (netpoll.rs).
+static NEXT_WHEN: AtomicU64 = AtomicU64::new(NONE);
+
+/// The origin of [`nanotime`].
+static BASE: OnceLock<Instant> = OnceLock::new();
+
+/// Nanoseconds from the runtime's time base to `t` (0 if earlier).
+pub(crate) fn nanos(t: Instant) -> u64 {
+    let base = *BASE.get_or_init(Instant::now);
+    u64::try_from(t.saturating_duration_since(base).as_nanos()).unwrap_or(NONE - 1)
 }
 
-/// The timer thread's state.
-struct Timers {
-    lock: Mutex<Heap>,
-    /// Signalled when a timer earlier than the current earliest is added.
-    cv: Condvar,
+/// The monotonic clock in nanoseconds since the runtime's time base (Go's
+/// nanotime).
+pub(crate) fn nanotime() -> u64 {
+    nanos(Instant::now())
 }
 
-/// Relaxed: ids only need to be unique.
-static NEXT_TIMER_ID: AtomicU64 = AtomicU64::new(1);
-static TIMERS: OnceLock<&'static Timers> = OnceLock::new();
-
-/// The timer thread, started on first use.
-fn timers() -> &'static Timers {
-    TIMERS.get_or_init(|| {
-        // Leaked: the timer thread lives as long as the process.
-        let t: &'static Timers = Box::leak(Box::new(Timers {
-            lock: Mutex::new(Heap {
-                heap: BinaryHeap::new(),
-                live: HashMap::new(),
-            }),
-            cv: Condvar::new(),
-        }));
-        std::thread::Builder::new()
-            .name("gort-timer".into())
-            .spawn(move || timer_loop(t))
-            .unwrap_or_else(|e| {
-                crate::debug::warn(&format!("runtime: cannot start the timer thread: {e}"));
-                crate::debug::throw("runtime: cannot start the timer thread")
-            });
-        t
-    })
+/// The earliest pending deadline in [`nanotime`] units, `u64::MAX` if none.
+/// May be earlier than every live timer (a cancelled one still on top).
+pub(crate) fn next_when() -> u64 {
+    NEXT_WHEN.load(Ordering::SeqCst)
 }
 
-/// Arms a timer: `callback` runs on the timer thread at `deadline` (at once
-/// if it has passed). The callback must not block or panic.
+/// True if some timer may be pending.
+pub(crate) fn pending() -> bool {
+    next_when() != NONE
+}
+
+/// Updates `NEXT_WHEN` from the heap top (caller holds the lock).
+fn publish_next(t: &Timers) {
+    let next = t.heap.peek().map_or(NONE, |Reverse(e)| nanos(e.when));
+    NEXT_WHEN.store(next, Ordering::SeqCst);
+}
+
+/// Arms a timer: `callback` runs at `deadline` (soon after, if it has
+/// passed) on whichever thread runs timers. It must not block or panic.
 #[inline(never)]
 pub(crate) fn add_timer(deadline: Instant, callback: impl FnOnce() + Send + 'static) -> TimerId {
-    let t = timers();
-    let id = TimerId(NEXT_TIMER_ID.fetch_add(1, Ordering::Relaxed));
-    // Counted before it can fire, so the count never dips below zero.
-    deadlock::external_add();
-    let mut h = t.lock.lock();
-    h.live.insert(id, Box::new(callback));
-    h.heap.push(Reverse((deadline, id)));
-    let earliest = h.heap.peek().is_some_and(|Reverse((_, top))| *top == id);
-    drop(h);
-    if earliest {
-        t.cv.notify_one();
+    add(deadline, TimerFn::Call(Box::new(callback)))
+}
+
+/// Arms a timer that readies the parked goroutine `g` at `deadline`. The
+/// caller parks right after (`sched::park`); the handshake of g.rs covers a
+/// timer that fires before the park completes.
+#[inline(never)]
+pub(crate) fn add_timer_ready(deadline: Instant, g: GRef) -> TimerId {
+    add(deadline, TimerFn::Ready(g))
+}
+
+#[inline(never)]
+fn add(deadline: Instant, f: TimerFn) -> TimerId {
+    let mut t = TIMERS.lock();
+    let slot = match t.free.pop() {
+        Some(s) => s,
+        None => {
+            let n = u32::try_from(t.slots.len())
+                .unwrap_or_else(|_| crate::debug::throw("runtime: too many timers"));
+            t.slots.push(Slot { gen: 0, f: None });
+            n
+        }
+    };
+    let s = &mut t.slots[slot as usize];
+    s.f = Some(f);
+    let gen = s.gen;
+    t.heap.push(Reverse(Entry {
+        when: deadline,
+        slot,
+        gen,
+    }));
+    t.live += 1;
+    if t.live == 1 {
+        // Under the lock: counted before anything can fire it.
+        deadlock::external_add();
     }
-    id
+    let earliest = t
+        .heap
+        .peek()
+        .is_some_and(|Reverse(e)| e.slot == slot && e.gen == gen);
+    if earliest {
+        publish_next(&t);
+    }
+    drop(t);
+    if earliest {
+        netpoll::wake_net_poller(deadline);
+    }
+    TimerId { slot, gen }
 }
 
 /// Disarms a timer. True if it had not fired: its callback will never run.
 /// False if it already ran, is running now, or was cancelled before.
 #[inline(never)]
 pub(crate) fn cancel_timer(id: TimerId) -> bool {
-    let t = timers();
-    let mut h = t.lock.lock();
-    let cancelled = h.live.remove(&id).is_some();
-    if cancelled && h.heap.len() >= COMPACT_MIN && h.heap.len() > 2 * h.live.len() {
-        let Heap { heap, live } = &mut *h;
-        heap.retain(|Reverse((_, id))| live.contains_key(id));
+    let mut t = TIMERS.lock();
+    let Some(s) = t.slots.get_mut(id.slot as usize) else {
+        return false;
+    };
+    if s.gen != id.gen || s.f.is_none() {
+        return false;
     }
-    drop(h);
-    if cancelled {
+    let f = s.f.take();
+    s.gen = s.gen.wrapping_add(1);
+    t.free.push(id.slot);
+    t.live -= 1;
+    let emptied = t.live == 0;
+    if emptied {
+        t.heap.clear();
+        publish_next(&t);
+    } else if t.heap.len() >= COMPACT_MIN && t.heap.len() > 2 * t.live {
+        let Timers { heap, slots, .. } = &mut *t;
+        heap.retain(|Reverse(e)| {
+            let s = &slots[e.slot as usize];
+            s.gen == e.gen && s.f.is_some()
+        });
+        publish_next(&t);
+    }
+    drop(t);
+    // Outside the lock: the callback's captures (a channel end) may wake
+    // others when dropped.
+    drop(f);
+    if emptied {
         deadlock::external_done();
+        // A poller sleeping until this timer's deadline has nothing left to
+        // wait for; let it look again (and let the deadlock check run).
+        netpoll::timers_emptied();
     }
-    cancelled
+    true
 }
 
-/// The timer thread: run due callbacks, sleep until the next deadline.
-fn timer_loop(t: &'static Timers) -> ! {
-    let mut h = t.lock.lock();
-    loop {
-        let Some(&Reverse((when, id))) = h.heap.peek() else {
-            t.cv.wait(&mut h);
-            continue;
-        };
-        if !h.live.contains_key(&id) {
-            h.heap.pop();
-            continue;
-        }
-        if when > Instant::now() {
-            // Spurious or early wake-ups just loop.
-            t.cv.wait_until(&mut h, when);
-            continue;
-        }
-        h.heap.pop();
-        let f = h.live.remove(&id).expect("live timer has a callback");
-        drop(h);
-        f();
-        // After the callback: whatever it readied is already runnable.
-        deadlock::external_done();
-        h = t.lock.lock();
+/// Go's checkTimers: runs the timers that are due, if any. Called by
+/// `find_runnable` at the top of each round. True if one ran.
+pub(crate) fn check_timers() -> bool {
+    let next = NEXT_WHEN.load(Ordering::SeqCst);
+    if next == NONE {
+        return false;
     }
+    let now = Instant::now();
+    if next > nanos(now) {
+        return false;
+    }
+    run_timers(now)
+}
+
+/// Runs the timers due by `now`: takes them off the heap under the lock,
+/// then readies the sleepers in one batch and runs the callbacks. True if
+/// any ran.
+#[inline(never)]
+fn run_timers(now: Instant) -> bool {
+    let mut ready: Vec<GRef> = Vec::new();
+    let mut calls: Vec<Box<dyn FnOnce() + Send + 'static>> = Vec::new();
+    let mut t = TIMERS.lock();
+    let mut emptied = false;
+    while let Some(&Reverse(e)) = t.heap.peek() {
+        if e.when > now {
+            break;
+        }
+        t.heap.pop();
+        let s = &mut t.slots[e.slot as usize];
+        if s.gen != e.gen {
+            continue; // stale: cancelled (the slot may be in use again)
+        }
+        let Some(f) = s.f.take() else { continue };
+        s.gen = s.gen.wrapping_add(1);
+        t.free.push(e.slot);
+        t.live -= 1;
+        emptied |= t.live == 0;
+        match f {
+            TimerFn::Ready(g) => ready.push(g),
+            TimerFn::Call(c) => calls.push(c),
+        }
+    }
+    publish_next(&t);
+    drop(t);
+    let any = !ready.is_empty() || !calls.is_empty();
+    if !ready.is_empty() {
+        sched::inject_glist(ready);
+    }
+    for c in calls {
+        c();
+    }
+    if emptied {
+        // After the callbacks: whatever they readied is runnable.
+        deadlock::external_done();
+    }
+    any
 }
 
 /// The deadline `d` from now; far in the future if that overflows.
@@ -174,14 +325,32 @@ pub fn sleep(d: Duration) {
     if d.is_zero() {
         return;
     }
-    if m::current_g().is_none() {
-        std::thread::sleep(d);
+    sleep_until(deadline_after(d));
+}
+
+/// Pauses the calling goroutine until `deadline` (returns at once if it has
+/// passed). On a plain thread it blocks the thread.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let at = Instant::now() + Duration::from_millis(3);
+/// gort::go!(move || gort::time::sleep_until(at)).join().unwrap();
+/// assert!(Instant::now() >= at);
+/// ```
+pub fn sleep_until(deadline: Instant) {
+    let Some(g) = m::current_g() else {
+        let now = Instant::now();
+        if deadline > now {
+            std::thread::sleep(deadline - now);
+        }
+        return;
+    };
+    if deadline <= Instant::now() {
         return;
     }
-    let ctx = Arc::new(WaitCtx::new());
-    let timer_ctx = ctx.clone();
-    add_timer(deadline_after(d), move || timer_ctx.fire_timeout());
-    ctx.wait(crate::sudog::WaitReason::Sleep);
+    add_timer_ready(deadline, g);
+    // Exactly one ready comes: the timer's.
+    sched::park(sched::WaitReason::Sleep);
 }
 
 /// A channel that receives the current `Instant` once, after `d` (Go's
@@ -268,5 +437,34 @@ mod tests {
         let got: Vec<usize> = (0..3).map(|_| rx.recv().unwrap()).collect();
         assert_eq!(got, vec![1, 2, 0]);
         assert!(rx.recv_timeout(Duration::from_millis(30)).is_err());
+    }
+
+    #[test]
+    fn a_reused_slot_does_not_cancel_its_new_timer() {
+        let (tx, rx) = mpsc::channel();
+        let far = Instant::now() + Duration::from_secs(3600);
+        let a = add_timer(far, || {});
+        assert!(cancel_timer(a));
+        // Likely the same slot, with a newer generation.
+        let tx1 = tx.clone();
+        let b = add_timer(Instant::now() + Duration::from_millis(5), move || {
+            let _ = tx1.send(1);
+        });
+        assert!(!cancel_timer(a), "a stale id cancelled a live timer");
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(1));
+        assert!(!cancel_timer(b));
+    }
+
+    #[test]
+    fn many_cancelled_timers_are_compacted() {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let ids: Vec<TimerId> = (0..5000).map(|_| add_timer(far, || {})).collect();
+        let keep = add_timer(far, || {});
+        for id in ids {
+            assert!(cancel_timer(id));
+        }
+        let len = TIMERS.lock().heap.len();
+        assert!(len < 5000, "heap not compacted: {len}");
+        assert!(cancel_timer(keep));
     }
 }
