@@ -5,7 +5,7 @@
 //! SIGQUIT: quit
 //!
 //! goroutine 1 [chan receive]:
-//! 	name=main wait=3.120s
+//!     name=main wait=3.120s
 //! created by src/main.rs:3:1
 //! ...
 //! ```

@@ -6,14 +6,15 @@
 //!
 //! ```text
 //! goroutine 1 [running]:
-//! 	name=main m=0 p=0
+//!     name=main m=0 p=0
 //! created by src/main.rs:3:1
 //!
 //! goroutine 7 [chan receive, 2 minutes]:
-//! 	wait=125.301s
+//!     wait=125.301s
 //! created by src/main.rs:12:13 in goroutine 1
 //! ```
-//! The header line is Go's, so tools that read Go dumps read it too: the
+//! (The indented line starts with a tab.) The header line is Go's, so
+//! tools that read Go dumps read it too: the
 //! status is the wait reason for a parked goroutine (Go's strings: `chan
 //! receive`, `select`, `sleep`, `sync.Mutex.Lock`, ...), and the wait is
 //! shown in whole minutes from one minute on, as Go does. The indented line
