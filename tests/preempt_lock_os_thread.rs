@@ -9,10 +9,10 @@ mod storm;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{is_child, with_timeout};
-use storm::{run_storm_child, xorshift, LIMIT};
+use storm::{run_storm_child, wait_for_preemption, xorshift, LIMIT};
 
 /// A token per OS thread (never 0).
 fn thread_token() -> u64 {
@@ -38,6 +38,10 @@ fn look_around() {
     }
 }
 
+/// Rounds of (yield, channel park, timer sleep, preempted spin) of the
+/// locked goroutine.
+const ROUNDS: u64 = 12;
+
 /// A call-free spin of about `steps` xorshift steps (preemption lands here).
 fn spin(steps: u64) -> u64 {
     let mut x = 1u64;
@@ -49,6 +53,7 @@ fn spin(steps: u64) -> u64 {
 
 fn body() {
     with_timeout(LIMIT, || {
+        wait_for_preemption();
         let before = gort::stats().preemptions;
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = gort::chan::bounded::<u64>(0);
@@ -94,9 +99,7 @@ fn body() {
                 assert_eq!(thread_token(), home, "moved off its thread after {what}");
                 checks += 1;
             };
-            let t = Instant::now();
-            let mut round = 0u64;
-            while t.elapsed() < Duration::from_millis(1500) {
+            for round in 0..ROUNDS {
                 gort::yield_now();
                 check("yield_now");
                 rx.recv().expect("a sender is alive");
@@ -105,10 +108,9 @@ fn body() {
                 check("a timer sleep");
                 spin(300_000); // a few ms: preempted, in user code
                 check("a preemption");
-                if round == 10 {
+                if round == ROUNDS / 2 {
                     gort::unlock_os_thread(); // still locked once
                 }
-                round += 1;
             }
             LOCKED_ON.store(0, Ordering::SeqCst);
             gort::unlock_os_thread();
@@ -128,7 +130,7 @@ fn body() {
             s.preemptions - before
         );
         assert_eq!(intruders, 0, "another goroutine ran on the locked thread");
-        assert!(checks >= 40, "only {checks} checks");
+        assert_eq!(checks, 4 * ROUNDS, "checks on the locked goroutine");
         assert!(moved > 0, "the others never moved: the test proved little");
         assert!(s.preemptions > before, "nothing was preempted");
     });

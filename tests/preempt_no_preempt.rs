@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{is_child, with_timeout};
-use storm::{run_storm_child, xorshift, LIMIT};
+use storm::{run_storm_child, wait_for_preemption, xorshift, LIMIT};
 
 /// How long each loop spins.
 const SPIN: Duration = Duration::from_millis(300);
@@ -40,6 +40,7 @@ fn spin_for_a_while() -> u64 {
 
 fn body() {
     with_timeout(LIMIT, || {
+        wait_for_preemption();
         let (outside, inside, nested, again, other_ran_inside) = gort::go!(|| {
             let outside = spin_for_a_while();
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{is_child, with_timeout};
-use storm::{run_storm_child, xorshift, LIMIT, STORM};
+use storm::{run_storm_child, wait_for_preemption, xorshift, LIMIT, STORM};
 
 /// Messages the writer thread sends, and the pause before each one.
 const MESSAGES: u64 = 100;
@@ -94,6 +94,7 @@ fn hog(stop: &AtomicBool, want: u64) -> u64 {
 
 fn body(hogs: usize) {
     with_timeout(LIMIT, move || {
+        wait_for_preemption();
         let start = Instant::now();
         let before = gort::stats().preemptions;
         let stop = Arc::new(AtomicBool::new(false));

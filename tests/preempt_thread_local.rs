@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{is_child, with_timeout};
-use storm::{run_storm_child, xorshift, LIMIT};
+use storm::{run_storm_child, wait_for_preemption, xorshift, LIMIT};
 
 thread_local! {
     /// Written only inside `with` closures, each of which checks it.
@@ -71,6 +71,7 @@ fn one_closure(w: u64, round: u64) -> u64 {
 
 fn body() {
     with_timeout(LIMIT, || {
+        wait_for_preemption();
         let before = gort::stats().preemptions;
         let stop = Arc::new(AtomicBool::new(false));
         let hs: Vec<_> = (0..6u64)

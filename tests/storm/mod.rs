@@ -80,6 +80,34 @@ where
         .expect("reference thread")
 }
 
+/// Waits until signal preemption is live: the runtime builds its table of
+/// user code on a thread of its own at start, which takes a while for a
+/// large test binary on a loaded machine, and sends no preemption request
+/// before. Spins a call-free goroutine until one preemption is counted.
+/// Call it from a plain thread, before measuring.
+pub fn wait_for_preemption() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let spinner = gort::go!(move || {
+        let mut x = 0u64;
+        while !s.load(Ordering::Relaxed) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        x
+    });
+    let t = Instant::now();
+    while gort::stats().preemptions == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no preemption within 30 s of start"
+        );
+        // Polling a counter: there is no event to wait for.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    stop.store(true, Ordering::Relaxed);
+    spinner.join().expect("spinner");
+}
+
 /// What a storm did.
 pub struct Report {
     pub rounds: u64,
@@ -97,6 +125,7 @@ where
     F: Fn(usize, u64) -> R + Send + Sync + 'static,
     C: Fn(u64, &R) -> bool + Send + Sync + 'static,
 {
+    wait_for_preemption();
     let round = Arc::new(round);
     let check = Arc::new(check);
     let stop = Arc::new(AtomicBool::new(false));
