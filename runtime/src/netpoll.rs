@@ -420,6 +420,7 @@ fn netpoll(poller: &Poller, timeout: Option<Duration>) -> (Vec<GRef>, bool) {
 fn deliver(gs: Vec<GRef>, emptied: bool) -> bool {
     let any = !gs.is_empty();
     if any {
+        crate::trace::netpoll_wake(gs.len());
         sched::inject_glist(gs);
     }
     if emptied {

@@ -41,7 +41,8 @@
 //! sched.rs `execute` (slice start and end, read on g0 after the switch, so
 //! a preemption is recorded by the scheduler, never in the signal handler),
 //! sched.rs `steal_work`, sched/handoff.rs `handoff_p`, syscall.rs (enter,
-//! exit). The JSON is parsed back for the SVG by trace/json.rs and drawn
+//! exit), netpoll.rs `deliver` (goroutines the poller readied). The JSON is
+//! parsed back for the SVG by trace/json.rs and drawn
 //! by trace/svg.rs.
 
 #![forbid(unsafe_code)]
@@ -156,7 +157,6 @@ pub(crate) enum Ev {
     /// The running G is back from a blocking call.
     SyscallExit { g: u64 },
     /// The poller made `n` goroutines runnable (netpoll.rs).
-    #[allow(dead_code)] // for the netpoller's site
     NetpollWake { n: usize },
 }
 
@@ -218,6 +218,12 @@ pub(crate) fn syscall_exit(g: Option<GRef>) {
     event(|| Ev::SyscallExit {
         g: g.map_or(0, |g| g.get().id),
     });
+}
+
+/// netpoll.rs `deliver`: a poll made `n` goroutines runnable.
+#[inline(always)]
+pub(crate) fn netpoll_wake(n: usize) {
+    event(|| Ev::NetpollWake { n });
 }
 
 /// Nanoseconds since the first use of the trace clock.

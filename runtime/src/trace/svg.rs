@@ -2,8 +2,8 @@
 //! P (then one per M), each goroutine time slice a bar coloured by goroutine
 //! (the same goroutine keeps its colour as it moves between Ps), and markers
 //! for steals (a blue triangle on the thief's row, a dashed line from the
-//! victim's), preemptions (red), hand-offs (orange) and blocking calls
-//! (purple ticks on the M rows). Hovering a bar shows its goroutine, P, M,
+//! victim's), preemptions (red), hand-offs (orange), blocking calls
+//! (purple ticks on the M rows) and netpoll wake-ups (green, on the M rows). Hovering a bar shows its goroutine, P, M,
 //! length and how it ended.
 //!
 //! Input is the JSON written by trace.rs (any Chrome trace with the same
@@ -353,6 +353,13 @@ fn draw(slices: &[Slice], marks: &[Mark]) -> String {
                     "<rect x=\"{:.2}\" y=\"{:.1}\" width=\"8\" height=\"8\" fill=\"#ef6c00\"><title>P handed off</title></rect>",
                     xx - 4.0,
                     y - 4.0
+                );
+            }
+            "netpoll" => {
+                let _ = writeln!(
+                    o,
+                    "<circle cx=\"{xx:.2}\" cy=\"{:.1}\" r=\"3.5\" fill=\"#2e7d32\"><title>netpoll readied goroutines</title></circle>",
+                    y + ROW / 2.0
                 );
             }
             "syscall enter" | "syscall exit" => {
