@@ -398,6 +398,19 @@ fn push_event(
     let _ = write!(out, ",\"pid\":{pid},\"tid\":{tid},\"args\":{{{args}}}}}");
 }
 
+/// A time slice being paired up by `export`.
+struct Open {
+    g: u64,
+    m: u64,
+    /// The P it started on.
+    p: usize,
+    t0: u64,
+    /// Start of the current stretch on a P, and whether it began at the
+    /// end of a blocking call (then the P is known only at its end). None
+    /// while in a blocking call.
+    seg: Option<(u64, bool)>,
+}
+
 fn export(per_thread: &[Vec<Rec>], start_ns: u64, end_ns: u64, path: &Path) -> (String, Summary) {
     let rel = |ts: u64| ts.saturating_sub(start_ns);
     let mut out = String::from("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
@@ -412,8 +425,10 @@ fn export(per_thread: &[Vec<Rec>], start_ns: u64, end_ns: u64, path: &Path) -> (
     let mut body = String::new();
     let (mut events, mut slices, mut steals) = (0, 0, 0);
     for recs in per_thread {
-        // Each thread is one M: its slices alternate start, end.
-        let mut open: Option<(u64, usize, u64, u64)> = None; // (g, p, m, ts)
+        // Each thread is one M: its slices alternate start, end. The M
+        // track gets one slice per run; the P track one per stretch the G
+        // held a P, since a blocking call cuts it (the P may be handed off).
+        let mut open: Option<Open> = None;
         for r in recs {
             events += 1;
             if r.m != NONE_M {
@@ -421,54 +436,112 @@ fn export(per_thread: &[Vec<Rec>], start_ns: u64, end_ns: u64, path: &Path) -> (
             }
             match r.ev {
                 Ev::GoStart { g, p } => {
-                    open = Some((g, p, r.m, r.ts));
+                    open = Some(Open {
+                        g,
+                        m: r.m,
+                        p,
+                        t0: r.ts,
+                        seg: Some((r.ts, false)),
+                    });
                 }
                 Ev::GoEnd { g, end } => {
-                    let Some((og, p, m, t0)) = open.take() else {
+                    let Some(o) = open.take().filter(|o| o.g == g) else {
                         continue; // began before the trace did
                     };
-                    if og != g {
-                        continue;
-                    }
                     slices += 1;
-                    ps.insert(p);
-                    let mut args =
-                        format!("\"g\":{g},\"p\":{p},\"m\":{m},\"end\":\"{}\"", end.name());
+                    let mut args = format!("\"g\":{g},\"m\":{},\"end\":\"{}\"", o.m, end.name());
                     if let End::Park(reason) = end {
                         let _ = write!(args, ",\"reason\":\"{}\"", reason.as_str());
                     }
                     let name = format!("G{g}");
-                    let dur = r.ts.saturating_sub(t0);
+                    // The P held now; a P lost while running (sysmon took
+                    // it from a stuck M) ends the stretch on the first one.
+                    let p_now = match (r.p, o.seg) {
+                        (NONE_P, Some((_, false))) => Some(o.p),
+                        (NONE_P, _) => None,
+                        (p, _) => Some(p),
+                    };
+                    if let (Some((s0, _)), Some(p)) = (o.seg, p_now) {
+                        ps.insert(p);
+                        let a = format!("\"p\":{p},{args}");
+                        push_event(
+                            &mut body,
+                            &name,
+                            "X",
+                            rel(s0),
+                            Some(r.ts - s0),
+                            PID_P,
+                            p as u64,
+                            &a,
+                        );
+                    }
+                    let a = format!("\"p\":{},{args}", o.p);
                     push_event(
                         &mut body,
                         &name,
                         "X",
-                        rel(t0),
-                        Some(dur),
-                        PID_P,
-                        p as u64,
-                        &args,
+                        rel(o.t0),
+                        Some(r.ts - o.t0),
+                        PID_M,
+                        o.m,
+                        &a,
                     );
-                    push_event(&mut body, &name, "X", rel(t0), Some(dur), PID_M, m, &args);
+                    let (tid, pid) = match p_now {
+                        Some(p) => (p as u64, PID_P),
+                        None => (o.m, PID_M),
+                    };
                     let ga = format!("\"g\":{g}");
                     match end {
-                        End::Preempt => push_event(
-                            &mut body,
-                            "preempt",
-                            "i",
-                            rel(r.ts),
-                            None,
-                            PID_P,
-                            p as u64,
-                            &ga,
-                        ),
+                        End::Preempt => {
+                            push_event(&mut body, "preempt", "i", rel(r.ts), None, pid, tid, &ga)
+                        }
                         End::Park(reason) => {
                             let n = format!("park ({})", reason.as_str());
                             let a = format!("{ga},\"reason\":\"{}\"", reason.as_str());
-                            push_event(&mut body, &n, "i", rel(r.ts), None, PID_P, p as u64, &a)
+                            push_event(&mut body, &n, "i", rel(r.ts), None, pid, tid, &a)
                         }
                         End::Yield | End::Exit => {}
                     }
+                }
+                Ev::SyscallEnter { g } | Ev::SyscallExit { g } => {
+                    if r.m == NONE_M {
+                        continue;
+                    }
+                    let enter = matches!(r.ev, Ev::SyscallEnter { .. });
+                    if let Some(o) = open.as_mut().filter(|o| o.g == g) {
+                        if enter {
+                            // The P's stretch ends: it may be handed off.
+                            if let Some((s0, _)) = o.seg.take() {
+                                let p = if r.p == NONE_P { o.p } else { r.p };
+                                ps.insert(p);
+                                let a = format!(
+                                    "\"g\":{g},\"p\":{p},\"m\":{},\"end\":\"syscall\"",
+                                    o.m
+                                );
+                                let name = format!("G{g}");
+                                push_event(
+                                    &mut body,
+                                    &name,
+                                    "X",
+                                    rel(s0),
+                                    Some(r.ts - s0),
+                                    PID_P,
+                                    p as u64,
+                                    &a,
+                                );
+                            }
+                        } else {
+                            // Holding a P again, or not: the next event says.
+                            o.seg = Some((r.ts, true));
+                        }
+                    }
+                    let n = if enter {
+                        "syscall enter"
+                    } else {
+                        "syscall exit"
+                    };
+                    let a = format!("\"g\":{g}");
+                    push_event(&mut body, n, "i", rel(r.ts), None, PID_M, r.m, &a);
                 }
                 Ev::Steal { victim, g, n } => {
                     if r.p == NONE_P {
@@ -501,18 +574,6 @@ fn export(per_thread: &[Vec<Rec>], start_ns: u64, end_ns: u64, path: &Path) -> (
                         "",
                     );
                 }
-                Ev::SyscallEnter { g } | Ev::SyscallExit { g } => {
-                    if r.m == NONE_M {
-                        continue;
-                    }
-                    let n = if matches!(r.ev, Ev::SyscallEnter { .. }) {
-                        "syscall enter"
-                    } else {
-                        "syscall exit"
-                    };
-                    let a = format!("\"g\":{g}");
-                    push_event(&mut body, n, "i", rel(r.ts), None, PID_M, r.m, &a);
-                }
                 Ev::NetpollWake { n } => {
                     let tid = if r.m == NONE_M { 0 } else { r.m };
                     let a = format!("\"n\":{n}");
@@ -521,23 +582,28 @@ fn export(per_thread: &[Vec<Rec>], start_ns: u64, end_ns: u64, path: &Path) -> (
             }
         }
         // Still running when the trace stopped: close the slice there.
-        if let Some((g, p, m, t0)) = open {
+        if let Some(o) = open {
             slices += 1;
-            ps.insert(p);
-            let args = format!("\"g\":{g},\"p\":{p},\"m\":{m},\"end\":\"running\"");
-            let name = format!("G{g}");
-            let dur = end_ns.saturating_sub(t0);
-            push_event(
-                &mut body,
-                &name,
-                "X",
-                rel(t0),
-                Some(dur),
-                PID_P,
-                p as u64,
-                &args,
-            );
-            push_event(&mut body, &name, "X", rel(t0), Some(dur), PID_M, m, &args);
+            let args = format!("\"g\":{},\"m\":{},\"end\":\"running\"", o.g, o.m);
+            let name = format!("G{}", o.g);
+            if let Some((s0, _)) = o.seg {
+                ps.insert(o.p);
+                let a = format!("\"p\":{},{args}", o.p);
+                let d = end_ns.saturating_sub(s0);
+                push_event(
+                    &mut body,
+                    &name,
+                    "X",
+                    rel(s0),
+                    Some(d),
+                    PID_P,
+                    o.p as u64,
+                    &a,
+                );
+            }
+            let a = format!("\"p\":{},{args}", o.p);
+            let d = end_ns.saturating_sub(o.t0);
+            push_event(&mut body, &name, "X", rel(o.t0), Some(d), PID_M, o.m, &a);
         }
     }
     for p in &ps {
@@ -575,6 +641,62 @@ mod tests {
             p,
             ev,
         }
+    }
+
+    #[test]
+    fn a_blocking_call_cuts_the_p_stretch() {
+        let t = vec![
+            rec(10, 3, 0, Ev::GoStart { g: 4, p: 0 }),
+            rec(20, 3, 0, Ev::SyscallEnter { g: 4 }),
+            rec(90, 3, NONE_P, Ev::SyscallExit { g: 4 }),
+            // No P came back: the G goes to the global queue.
+            rec(
+                95,
+                3,
+                NONE_P,
+                Ev::GoEnd {
+                    g: 4,
+                    end: End::Yield,
+                },
+            ),
+            rec(100, 3, 1, Ev::GoStart { g: 5, p: 1 }),
+            rec(110, 3, 1, Ev::SyscallEnter { g: 5 }),
+            rec(120, 3, NONE_P, Ev::SyscallExit { g: 5 }),
+            // The fast path got P1 back.
+            rec(
+                130,
+                3,
+                1,
+                Ev::GoEnd {
+                    g: 5,
+                    end: End::Exit,
+                },
+            ),
+        ];
+        let (json, s) = export(&[t], 0, 200, Path::new("x.json"));
+        assert_eq!(s.slices, 2);
+        let v = json::parse(&json).expect("valid JSON");
+        let evs = v
+            .get("traceEvents")
+            .and_then(|e| e.as_array())
+            .expect("events");
+        let spans = |pid: f64, g: &str| -> Vec<(f64, f64, f64)> {
+            evs.iter()
+                .filter(|e| e.get("ph").and_then(|p| p.as_str()) == Some("X"))
+                .filter(|e| e.get("pid").and_then(|p| p.as_f64()) == Some(pid))
+                .filter(|e| e.get("name").and_then(|n| n.as_str()) == Some(g))
+                .map(|e| {
+                    let f = |k: &str| e.get(k).and_then(|x| x.as_f64()).unwrap();
+                    (f("tid"), f("ts") * 1000.0, f("dur") * 1000.0)
+                })
+                .collect()
+        };
+        assert_eq!(spans(1.0, "G4"), vec![(0.0, 10.0, 10.0)]);
+        assert_eq!(spans(2.0, "G4"), vec![(3.0, 10.0, 85.0)]);
+        assert_eq!(
+            spans(1.0, "G5"),
+            vec![(1.0, 100.0, 10.0), (1.0, 120.0, 10.0)]
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ const SECTION_GAP: f64 = 30.0;
 const MERGE_PX: f64 = 0.75;
 
 struct Slice {
+    /// 1: a P track, 2: an M track (the file's pid).
+    track: u8,
     g: u64,
     ts: f64,
     dur: f64,
@@ -83,12 +85,21 @@ pub fn render_svg(json: &str) -> io::Result<String> {
             continue;
         };
         match ph {
-            "X" if pid == 1.0 => slices.push(Slice {
+            "X" if pid == 1.0 || pid == 2.0 => slices.push(Slice {
+                track: pid as u8,
                 g: arg(e, "g").unwrap_or(0.0) as u64,
                 ts,
                 dur: num(e, "dur").unwrap_or(0.0),
-                p: Some(tid as u64),
-                m: arg(e, "m").map(|m| m as u64),
+                p: if pid == 1.0 {
+                    Some(tid as u64)
+                } else {
+                    arg(e, "p").map(|p| p as u64)
+                },
+                m: if pid == 2.0 {
+                    Some(tid as u64)
+                } else {
+                    arg(e, "m").map(|m| m as u64)
+                },
                 end: e
                     .get("args")
                     .and_then(|a| a.get("end"))
@@ -167,12 +178,20 @@ fn draw(slices: &[Slice], marks: &[Mark]) -> String {
     let plot_w = WIDTH - LEFT - RIGHT;
     let x = |t: f64| LEFT + (t - t0) / (t1 - t0) * plot_w;
 
-    // Rows: every P seen, then every M seen.
-    let mut p_ids: Vec<u64> = slices.iter().filter_map(|s| s.p).collect();
+    // Rows: every P seen, then every M seen. M rows come from the M tracks;
+    // a trace without them gets M rows from the P slices' `m`.
+    let m_track = if slices.iter().any(|s| s.track == 2) {
+        2
+    } else {
+        1
+    };
+    let on_p = |s: &&Slice| s.track == 1;
+    let on_m = move |s: &&Slice| s.track == m_track;
+    let mut p_ids: Vec<u64> = slices.iter().filter(on_p).filter_map(|s| s.p).collect();
     p_ids.extend(marks.iter().filter(|m| m.pid == 1).map(|m| m.tid));
     p_ids.sort_unstable();
     p_ids.dedup();
-    let mut m_ids: Vec<u64> = slices.iter().filter_map(|s| s.m).collect();
+    let mut m_ids: Vec<u64> = slices.iter().filter(on_m).filter_map(|s| s.m).collect();
     m_ids.extend(marks.iter().filter(|m| m.pid == 2).map(|m| m.tid));
     m_ids.sort_unstable();
     m_ids.dedup();
@@ -202,7 +221,7 @@ fn draw(slices: &[Slice], marks: &[Mark]) -> String {
     let _ = writeln!(
         o,
         "<text x=\"{LEFT}\" y=\"18\" font-size=\"14\" font-weight=\"bold\">gort trace: {} slices on {} Ps and {} Ms, {steals} steals, {preempts} preemptions, {handoffs} hand-offs, {}</text>",
-        slices.len(),
+        slices.iter().filter(on_m).count(),
         p_ids.len(),
         m_ids.len(),
         esc(&fmt_us(t1 - t0))
@@ -308,10 +327,12 @@ fn draw(slices: &[Slice], marks: &[Mark]) -> String {
         }
     };
     bars(&mut o, &|s: &Slice| {
-        s.p.and_then(|p| p_row.get(&p).copied())
+        s.p.filter(|_| s.track == 1)
+            .and_then(|p| p_row.get(&p).copied())
     });
     bars(&mut o, &|s: &Slice| {
-        s.m.and_then(|m| m_row.get(&m).copied())
+        s.m.filter(|_| s.track == m_track)
+            .and_then(|m| m_row.get(&m).copied())
     });
 
     // Markers.
