@@ -1,8 +1,9 @@
 //! Deadlock detection (Go's "all goroutines are asleep"), in child processes
 //! that run a body as `#[gort::main]` does (`gort::__private::run_main`):
 //! a program whose goroutines all wait forever prints Go's message and exits
-//! with status 2; a program with a goroutine asleep on a timer, or one whose
-//! main returns while others still wait, is not reported.
+//! with status 2; a program with a goroutine asleep on a timer or waiting on
+//! a socket, or one whose main returns while others still wait, is not
+//! reported.
 
 mod common;
 
@@ -151,6 +152,36 @@ fn child_main_returns_while_others_wait() {
     // Give an M the chance to go idle (and wrongly report) before exiting.
     std::thread::sleep(Duration::from_millis(100));
     drop(tx);
+}
+
+#[test]
+fn child_socket_waiter_is_not_a_deadlock() {
+    if !is_child("child_socket_waiter_is_not_a_deadlock") {
+        return;
+    }
+    let l = gort::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("local_addr");
+    // A peer outside the runtime connects later; meanwhile every goroutine
+    // is blocked, main on a channel and the acceptor in the netpoller.
+    let peer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        std::net::TcpStream::connect(addr).expect("connect")
+    });
+    as_main(move || {
+        let (tx, rx) = bounded::<()>(0);
+        gort::go!(move || {
+            l.accept().expect("accept");
+            tx.send(()).unwrap();
+        });
+        rx.recv().unwrap();
+        println!("MAIN DONE");
+    });
+    drop(peer.join());
+}
+
+#[test]
+fn no_report_while_a_goroutine_waits_on_a_socket() {
+    expect_clean_exit("child_socket_waiter_is_not_a_deadlock");
 }
 
 #[test]

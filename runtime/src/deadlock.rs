@@ -15,10 +15,11 @@
 //! All of these, read twice with a yield in between and unchanged:
 //! 1. `main` runs under `#[gort::main]` and has not returned ([`run_as_main`]
 //!    sets the flag; a finished main is an exiting program, not a deadlock);
-//! 2. no *external waker* is pending: a timer (time.rs), and later a blocking
-//!    call in flight or a netpoll waiter. Subsystems that can wake a
-//!    goroutine from outside the scheduler count themselves with
-//!    [`external_add`] / [`external_done`];
+//! 2. no *external waker* is pending: a live timer (time.rs) or a netpoll
+//!    waiter (netpoll.rs). Subsystems that can wake a goroutine from outside
+//!    the scheduler count themselves with [`external_add`] /
+//!    [`external_done`]. (A blocking call in flight needs no count: its M is
+//!    busy in the call, not idle, so condition 3 fails);
 //! 3. every M is idle, none spins, the global run queue is empty and at least
 //!    one goroutine exists. (An idle P's local queue is empty: only its holder
 //!    pushes there, and it leaves only after finding the queue empty.)
