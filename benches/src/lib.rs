@@ -183,6 +183,110 @@ fn parse_vm_hwm(status: &str) -> Option<u64> {
     (words.next()? == "kB").then_some(kib * 1024)
 }
 
+/// P for a peer (may, tokio): `GOMAXPROCS` as the driver sets it, else
+/// the machine's available parallelism (what gort and Go do).
+pub fn procs_from_env() -> usize {
+    std::env::var("GOMAXPROCS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n: &usize| n >= 1)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The `q` quantile (0..=1) of sorted `v`, nearest rank, in milliseconds.
+pub fn quantile_ms(v: &[std::time::Duration], q: f64) -> f64 {
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1].as_secs_f64() * 1e3
+}
+
+/// User + system CPU time of this process so far, in milliseconds
+/// (/proc/self/stat fields 14 and 15, 10 ms ticks).
+pub fn cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // f[0] is field 3 (state): utime, stime are fields 14, 15.
+    (tick(11) + tick(12)) * 10
+}
+
+/// The process's thread count (`Threads:` of /proc/self/status).
+pub fn os_threads() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// W8's watcher for the peers: samples [`os_threads`] every 1 ms on a plain
+/// thread until [`ThreadPeak::finish`], which returns the peak.
+pub struct ThreadPeak {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<usize>,
+}
+
+impl ThreadPeak {
+    /// Starts sampling; the first sample is taken before this returns.
+    pub fn start() -> ThreadPeak {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let first = std::sync::Arc::new(AtomicBool::new(false));
+        let (st, fi) = (stop.clone(), first.clone());
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0;
+            loop {
+                let last = st.load(SeqCst);
+                peak = peak.max(os_threads());
+                fi.store(true, SeqCst);
+                if last {
+                    return peak;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+        while !first.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        ThreadPeak { stop, thread }
+    }
+
+    /// Stops sampling (after one last sample); the peak thread count.
+    pub fn finish(self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
+/// W10's K sleep durations: xorshift64 from seed 42, one step per task,
+/// uniform in [0, 100) ms at microsecond resolution.
+pub fn w10_durations(k: usize) -> Vec<std::time::Duration> {
+    let mut x: u64 = 42;
+    (0..k)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            std::time::Duration::from_micros(x % 100_000)
+        })
+        .collect()
+}
+
+/// W9's 64-byte message of client `c` in round `r` (a stale or crossed echo
+/// differs).
+pub fn echo_message(c: u64, r: u64) -> [u8; 64] {
+    let mut m = [0u8; 64];
+    m[..8].copy_from_slice(&c.to_le_bytes());
+    m[8..16].copy_from_slice(&r.to_le_bytes());
+    for (i, b) in m[16..].iter_mut().enumerate() {
+        *b = (c as u8).wrapping_mul(31) ^ (r as u8).wrapping_add(i as u8);
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

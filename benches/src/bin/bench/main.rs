@@ -30,12 +30,11 @@
 //!    derived figures (W7's speedup = median ms_total(P=1) / median
 //!    ms_total(P=nproc)); then the machine's load average at start and end.
 //!
-//! # Growing into `compare` (issue 9)
-//! A [`Contender`] is "something that can run workload W at P": here only
-//! gort, whose binaries are this package's. may, tokio and Go become more
-//! contenders (their own binaries, run alternately within each round), the
-//! table gains one column per contender and a ratio column; [`SUITE`], the
-//! run loop, the line format and the medians stay as they are.
+//! # `compare` (issue 9)
+//! `cargo run -p gort-benches --release -- compare [--runs 5] [--only W3,...]`
+//! races gort against Go, may and tokio: see `compare.rs`. A [`Contender`]
+//! is gort's set of binaries; the peers are `peer_may`, `peer_tokio` and
+//! `benches/go` (built when `go` is on PATH).
 
 #![forbid(unsafe_code)]
 
@@ -48,6 +47,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use gort_benches::Line;
+
+mod compare;
 
 /// Which P values a workload runs with (BENCHMARKS.md "P:").
 #[derive(Clone, Copy, Debug)]
@@ -458,6 +459,9 @@ fn background_pct(a: Option<CpuTicks>, b: Option<CpuTicks>) -> Option<f64> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("compare") {
+        return compare::main();
+    }
     let opts = match parse_opts() {
         Ok(o) => o,
         Err(e) => {
