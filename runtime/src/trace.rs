@@ -445,8 +445,18 @@ fn export(per_thread: &[Vec<Rec>], start_ns: u64, end_ns: u64, path: &Path) -> (
                     });
                 }
                 Ev::GoEnd { g, end } => {
-                    let Some(o) = open.take().filter(|o| o.g == g) else {
-                        continue; // began before the trace did
+                    let o = match open.take() {
+                        Some(o) if o.g == g => o,
+                        Some(_) => continue, // a lost start: skip the pair
+                        // Began before the trace did: from the trace's start.
+                        None if r.p != NONE_P && r.m != NONE_M => Open {
+                            g,
+                            m: r.m,
+                            p: r.p,
+                            t0: start_ns,
+                            seg: Some((start_ns, false)),
+                        },
+                        None => continue,
                     };
                     slices += 1;
                     let mut args = format!("\"g\":{g},\"m\":{},\"end\":\"{}\"", o.m, end.name());
@@ -710,7 +720,7 @@ mod tests {
                     g: 9,
                     end: End::Yield,
                 },
-            ), // orphan: dropped
+            ), // began before the trace
             rec(10, 0, 0, Ev::GoStart { g: 1, p: 0 }),
             rec(
                 20,
@@ -744,7 +754,8 @@ mod tests {
             rec(50, 0, 0, Ev::GoStart { g: 3, p: 0 }),
         ];
         let (json, s) = export(&[t], 0, 100, Path::new("x.json"));
-        assert_eq!((s.slices, s.steals), (3, 1));
+        // G9 began before the trace: drawn from the trace's start.
+        assert_eq!((s.slices, s.steals), (4, 1));
         let v = json::parse(&json).expect("valid JSON");
         let evs = v
             .get("traceEvents")
@@ -757,7 +768,7 @@ mod tests {
         for want in ["G1", "G2", "G3", "steal", "preempt", "park (chan receive)"] {
             assert!(names.contains(&want), "{want} missing: {names:?}");
         }
-        assert!(!names.contains(&"G9"));
+        assert!(names.contains(&"G9"));
         assert!(json.contains("\"name\":\"P0\"") && json.contains("\"name\":\"M0\""));
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! Input is the JSON written by trace.rs (any Chrome trace with the same
 //! pids: 1 = Ps, 2 = Ms). Bars narrower than a pixel that continue the same
-//! goroutine are merged, so a long trace stays a reasonably small file.
+//! goroutine are merged, and runs of such bars of different goroutines
+//! become one grey bar, so a long trace stays a reasonably small file.
 
 #![forbid(unsafe_code)]
 
@@ -27,8 +28,11 @@ const ROW: f64 = 24.0;
 const GAP: f64 = 6.0;
 const SECTION_GAP: f64 = 30.0;
 /// Bars closer than this (in pixels) to the previous bar of the same
-/// goroutine on the same row are merged into it.
+/// goroutine on the same row are merged into it; runs of slices narrower
+/// than this, of any goroutines, become one grey bar.
 const MERGE_PX: f64 = 0.75;
+/// The goroutine id of a grey bar (several goroutines merged).
+const MIXED: u64 = u64::MAX;
 
 struct Slice {
     /// 1: a P track, 2: an M track (the file's pid).
@@ -283,22 +287,31 @@ fn draw(slices: &[Slice], marks: &[Mark]) -> String {
                 } else {
                     String::new()
                 };
-                let tip = format!(
-                    "G{g} on P{} M{}: {}{runs}, ended by {}",
-                    s.p.map_or("?".into(), |p| p.to_string()),
-                    s.m.map_or("?".into(), |m| m.to_string()),
-                    fmt_us(s.dur),
-                    s.end
-                );
+                let tip = if g == MIXED {
+                    format!("{n} slices of several goroutines, each too short to draw")
+                } else {
+                    format!(
+                        "G{g} on P{} M{}: {}{runs}, ended by {}",
+                        s.p.map_or("?".into(), |p| p.to_string()),
+                        s.m.map_or("?".into(), |m| m.to_string()),
+                        fmt_us(s.dur),
+                        s.end
+                    )
+                };
+                let fill = if g == MIXED {
+                    "#9e9e9e".to_string()
+                } else {
+                    colour(g)
+                };
                 let _ = write!(
                     o,
                     "<rect x=\"{x0:.2}\" y=\"{:.1}\" width=\"{w:.2}\" height=\"{:.1}\" fill=\"{}\"><title>{}</title></rect>",
                     y + 2.0,
                     ROW - 4.0,
-                    colour(g),
+                    fill,
                     esc(&tip)
                 );
-                if w > 26.0 {
+                if w > 26.0 && g != MIXED {
                     let _ = write!(
                         o,
                         "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#fff\" font-size=\"10\">G{g}</text>",
@@ -313,6 +326,15 @@ fn draw(slices: &[Slice], marks: &[Mark]) -> String {
                 cur = match cur {
                     Some((g, x0, x1, n, f)) if g == s.g && a - x1 < MERGE_PX => {
                         Some((g, x0, x1.max(b), n + 1, f))
+                    }
+                    // Sub-pixel slices of different goroutines in a row
+                    // become one grey bar (a wide bar is never absorbed).
+                    Some((g, x0, x1, n, f))
+                        if b - a < MERGE_PX
+                            && a - x1 < MERGE_PX
+                            && (g == MIXED || x1 - x0 < MERGE_PX) =>
+                    {
+                        Some((MIXED, x0, x1.max(b), n + 1, f))
                     }
                     Some(c) => {
                         flush(o, c);
