@@ -8,7 +8,7 @@
 //!
 //! Public, as Go's `runtime/debug`: [`dump_goroutines`] (what SIGQUIT
 //! prints, debug/dump.rs). `GODEBUG=schedtrace=N[,scheddetail=1]` is
-//! debug/schedtrace.rs; [`init_diagnostics`] starts what the environment asks for.
+//! debug/schedtrace.rs; `init_diagnostics` starts what the environment asks for.
 
 #![forbid(unsafe_code)]
 

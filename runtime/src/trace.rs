@@ -30,7 +30,7 @@
 //!
 //! # Cost
 //! Off (the default): each event site in the scheduler is one Relaxed load
-//! of a global flag and a not-taken branch ([`event`] is inlined; the event
+//! of a global flag and a not-taken branch (`event` is inlined; the event
 //! is built only when on). On: the event is appended to a buffer owned by
 //! the recording thread (each M has its own), under that buffer's own lock,
 //! which only [`stop`] ever contends — there is no global lock per event.
