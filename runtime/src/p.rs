@@ -39,6 +39,8 @@ use crate::stack::{self, GStack};
 
 /// Go's local run queue capacity.
 pub(crate) const LOCAL_RUNQ_CAP: usize = 256;
+/// How long a thief waits before taking a running P's runnext (Go: 3 µs).
+const RUNNEXT_GRACE: std::time::Duration = std::time::Duration::from_micros(3);
 /// At most this many Gs move in one steal (half a full queue).
 const STEAL_MAX: usize = LOCAL_RUNQ_CAP / 2;
 /// Stacks of the default size cached per P before spilling to the global pool.
@@ -248,6 +250,16 @@ impl P {
             }
         }
         if take_runnext && !victim.runnext.load(Ordering::Relaxed).is_null() {
+            if victim.status() == PStatus::Running {
+                // Go's runqgrab: a running P that just readied a G into
+                // runnext (a send/recv partner) is about to switch to it;
+                // give it 3 µs before taking it, or the pair splits across
+                // threads and every hop costs a wake-up (W3 at P=2).
+                std::thread::sleep(RUNNEXT_GRACE);
+                if victim.runnext.load(Ordering::Relaxed).is_null() {
+                    return None;
+                }
+            }
             // AcqRel: pairs with the victim's runq_put; we take ownership.
             let g = victim.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
             return GRef::from_ptr(g);
