@@ -355,7 +355,8 @@ pub(crate) fn ready(g: GRef) {
 /// and the timers' wake-ups). Each completes its park handshake first (one
 /// still switching out is requeued by its own M, as in `ready`). On an M
 /// with a P: one G per idle P goes to the global queue with an M started for
-/// each, the rest to this P's local queue; elsewhere all go to the global
+/// each, the rest to this P's local queue (what does not fit to the global
+/// queue after them, keeping the batch's order); elsewhere all go to the global
 /// queue, with an M started for each idle P they can use. Ends with
 /// `wake_p`, the submitter's half of the spinning protocol (header).
 #[doc(alias = "injectglist")]
@@ -389,10 +390,12 @@ pub(crate) fn inject_glist(mut gs: Vec<GRef>) {
         }
     }
     if let Some(p) = here {
-        for g in gs {
-            if let Some(batch) = p.runq_put(g, Slot::Tail) {
-                glob_runq_put_batch(batch);
-            }
+        // Go's runqputbatch: as many as fit, in order, then the rest to the
+        // global queue, so a batch (timers in deadline order) keeps its order.
+        let rest = gs.split_off(p.runq_free().min(gs.len()));
+        p.runq_push_batch(gs);
+        if !rest.is_empty() {
+            glob_runq_put_batch(rest);
         }
     }
     drop(rs);
@@ -573,8 +576,9 @@ fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
             }
             continue;
         }
-        // 0. due timers (time.rs; what they ready lands on this P)
-        crate::time::check_timers();
+        // 0. due timers (time.rs; what they ready lands on this P, as many
+        // as its local queue has room for)
+        crate::time::check_timers(p.runq_free());
         // 1. fairness
         if p.schedtick
             .load(Ordering::Relaxed)
@@ -848,6 +852,10 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
                 Some(p) => {
                     // Relaxed: statistics only.
                     p.preemptions.fetch_add(1, Ordering::Relaxed);
+                    // Due timers first (find_runnable's step 0, which this
+                    // shortcut skips): a sleeper they ready is someone else to
+                    // run, or a spinning G would starve it.
+                    crate::time::check_timers(p.runq_free());
                     if p.runq_empty() && s.glob_len.load(Ordering::SeqCst) == 0 {
                         // Nobody else to run: a new slice right away.
                         ml.locked_next.set(Some(g));
@@ -858,7 +866,10 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
                     }
                 }
                 None => {
+                    // No P to hand off: wake one for the G, or nobody would
+                    // pick it up and this M would wait for ever.
                     glob_runq_put_batch([g]);
+                    wake_p();
                     stop_locked_m(ml);
                 }
             }
