@@ -93,6 +93,9 @@ struct PWatch {
     since: Instant,
     /// When sysmon last read the holder's thread state in this slice.
     checked: Option<Instant>,
+    /// That read found the thread blocked: one more such read (a short
+    /// page-fault or lock wait is not a stuck call) and its P is released.
+    blocked_once: bool,
     sys_tick: u32,
     sys_since: Instant,
 }
@@ -168,11 +171,12 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
             tick,
             since: now,
             checked: None,
+            blocked_once: false,
             sys_tick,
             sys_since: now,
         });
         if w.tick != tick {
-            (w.tick, w.since, w.checked) = (tick, now, None);
+            (w.tick, w.since, w.checked, w.blocked_once) = (tick, now, None, false);
         }
         let overrun = now.duration_since(w.since) >= slice;
         match status {
@@ -202,15 +206,21 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
                 // Reading /proc costs tens of µs: at most once per
                 // STUCK_RECHECK per slice.
                 let long = now.duration_since(w.since);
-                let due = w
-                    .checked
-                    .is_none_or(|c| now.duration_since(c) >= STUCK_RECHECK);
+                let again = if w.blocked_once {
+                    STUCK_CHECK / 2
+                } else {
+                    STUCK_RECHECK
+                };
+                let due = w.checked.is_none_or(|c| now.duration_since(c) >= again);
                 if long >= STUCK_CHECK.min(slice) && due {
                     w.checked = Some(now);
-                    if thread_blocked(m) {
+                    let blocked = thread_blocked(m);
+                    if blocked && w.blocked_once {
                         preempt::release_m(m, tick);
                         round.asked = true;
                     }
+                    w.blocked_once = blocked;
+                    round.asked |= blocked;
                 }
             }
         }
