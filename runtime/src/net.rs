@@ -48,8 +48,10 @@
 //!   thousand goroutines connecting at once must not meet SYN retries.
 //! - `set_nonblocking(true)` makes operations return `WouldBlock` at once
 //!   instead of waiting, as with std; the socket itself stays non-blocking.
-//! - Name resolution (`ToSocketAddrs` with a host name) runs inside
-//!   `syscall::blocking`, since getaddrinfo blocks its thread.
+//! - Name resolution (`ToSocketAddrs` with a host name) calls getaddrinfo,
+//!   which blocks its thread; sysmon hands that thread's P to another M
+//!   after a couple of milliseconds (a call nobody announced, sysmon.rs).
+//!   Pass a `SocketAddr` to avoid it.
 
 // No `forbid(unsafe_code)` here: it would cover net/fd.rs, the one file of
 // this module that makes raw socket calls. The others forbid it themselves.

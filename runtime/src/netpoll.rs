@@ -4,18 +4,19 @@
 //! until the next timer (time.rs).
 //!
 //! # Waiting for an fd (Go's netpollblock / netpollready)
-//! Sockets are non-blocking (net/). An operation that gets `EAGAIN` calls
-//! [`PollDesc::wait`]: under the fd's [`PollDesc`] lock the goroutine is put
-//! in the read or write wait list, the fd's interest is armed in epoll in
-//! oneshot mode (registered on the first wait, re-armed with `EPOLL_CTL_MOD`
-//! on later ones), and the goroutine parks. The caller retries its operation
-//! when it wakes: a wake-up means "may be ready", never "is ready".
+//! Sockets are non-blocking (net/). The first time a goroutine must wait
+//! for an fd, the fd is registered in epoll once, edge-triggered, for both
+//! directions, as Go does; it stays registered until it is closed. Each
+//! [`PollDesc`] counts the events seen per direction (its `tick`).
 //!
-//! One event disarms the fd (oneshot). Its processing, under the same lock,
-//! takes every waiter of the ready direction out of its list and re-arms the
-//! fd for the waiters left in the other direction. An event nobody waits for
-//! sets a sticky `ready` bit, so a goroutine that gets `EAGAIN` just after
-//! retries once instead of parking.
+//! An operation (net/fd.rs) snapshots the tick, tries the system call, and
+//! on `EAGAIN` calls [`PollDesc::wait`] with the snapshot: under the
+//! PollDesc lock, if the tick moved (an event came since the snapshot) it
+//! returns at once and the operation is retried; otherwise the goroutine is
+//! put in the read or write wait list and parks. Processing an event, under
+//! the same lock, bumps the tick and takes every waiter of that direction
+//! out of its list. The caller retries its operation when it wakes: a
+//! wake-up means "may be ready", never "is ready".
 //!
 //! # Claim once
 //! A wait may end two ways: readiness (the poller) or its deadline (a timer
@@ -45,14 +46,15 @@
 //! `sched::inject_glist` (Go's injectglist).
 //!
 //! # No lost wake-up
-//! - I/O: a waiter is listed before the interest is armed, both under the
-//!   PollDesc lock; an event fetched from epoll is processed under that lock
-//!   too. If `armed` says the interest is armed already, either the kernel
-//!   still has it armed (a later event will be processed after our insertion
-//!   and take us) or an event was fetched and not yet processed (its
-//!   processing takes us). Nobody is blocked in the poller? Then `find_runnable`
-//!   of the goroutine's own M reaches step 2 after the goroutine parked and
-//!   becomes the poller, or another M already is.
+//! - I/O: edge-triggered epoll queues an event for every change after the
+//!   registration (and at the registration, for a ready fd). A waiter's tick
+//!   snapshot was taken before its failed operation, so whatever arrived
+//!   after that operation looked has an event that is either processed
+//!   already (the tick moved: the waiter sees it under the lock and retries)
+//!   or processed later (under the lock, after the waiter is listed: it
+//!   takes the waiter). Nobody is blocked in the poller? Then
+//!   `find_runnable` of the goroutine's own M reaches step 2 after the
+//!   goroutine parked and becomes the poller, or another M already is.
 //! - Timers: a timer that becomes the earliest stores `NEXT_WHEN` then reads
 //!   `POLLER`; the poller claims `POLLER` then reads `NEXT_WHEN` (all SeqCst,
 //!   a store-buffering pair). Either the poller sees the new deadline, or the
@@ -70,6 +72,17 @@
 //! after the goroutines taken out were made runnable. A poller sleeping for
 //! nothing (the last timer was cancelled and nobody waits on I/O) is woken so
 //! that its M can stop and look.
+//!
+//! # Rejected
+//! - Oneshot interest re-armed at each wait (`EPOLL_CTL_MOD`): one more
+//!   system call per wait, and it contends with the poller for the epoll
+//!   instance's mutex (seen in W9 profiles: `mutex_spin_on_owner` under
+//!   `epoll_ctl`). Edge-triggered registration once per fd is Go's choice.
+//! - tokio's "a short read drained the socket, so wait before the next
+//!   read" (saves the `EAGAIN` read): unsound without `EPOLLRDHUP`, which
+//!   `polling` neither registers nor reports. Data and the peer's FIN can be
+//!   one coalesced edge; the short read takes the data, the end of file is
+//!   still there, and no new edge would ever come.
 
 use std::cell::RefCell;
 use std::io;
@@ -94,10 +107,6 @@ const SYSMON_TIMER_SLACK_NS: u64 = 1_000_000;
 const EVENTS_CAP: usize = 256;
 /// `POLLER` while an M blocks in the poller with no timeout.
 const POLL_FOREVER: u64 = u64::MAX;
-
-/// Read / write interest bits.
-const R: u8 = 1;
-const W: u8 = 2;
 
 /// The poller, created on first use; None if epoll is unavailable (then
 /// goroutines block their thread in poll(2) instead: net/fd.rs).
@@ -155,10 +164,10 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    fn bit(self) -> u8 {
+    fn index(self) -> usize {
         match self {
-            Mode::Read => R,
-            Mode::Write => W,
+            Mode::Read => 0,
+            Mode::Write => 1,
         }
     }
 }
@@ -173,15 +182,10 @@ struct Waiting {
 struct PdState {
     /// The fd, or -1 while the PollDesc is free.
     fd: RawFd,
-    /// Added to epoll (the first wait adds, later waits modify).
+    /// Added to epoll (by the first wait; removed by `free`).
     registered: bool,
-    /// Interest armed in epoll (R|W) and no event fetched since.
-    armed: u8,
-    /// An event came with nobody waiting in that direction (sticky until a
-    /// waiter consumes it).
-    ready: u8,
-    rwait: Vec<Waiting>,
-    wwait: Vec<Waiting>,
+    /// Waiters per direction (`Mode::index`).
+    waiting: [Vec<Waiting>; 2],
     /// Tokens are never reused, even across fds (Go's fdseq).
     next_token: u64,
 }
@@ -190,38 +194,10 @@ struct PdState {
 /// freed: its address is the fd's epoll key.
 pub(crate) struct PollDesc {
     st: Mutex<PdState>,
-}
-
-impl PdState {
-    fn waiters(&mut self, mode: Mode) -> &mut Vec<Waiting> {
-        match mode {
-            Mode::Read => &mut self.rwait,
-            Mode::Write => &mut self.wwait,
-        }
-    }
-
-    /// Arms the interest of the waiters present (oneshot), unless armed.
-    fn arm(&mut self, poller: &Poller, key: usize) -> io::Result<()> {
-        let want =
-            if self.rwait.is_empty() { 0 } else { R } | if self.wwait.is_empty() { 0 } else { W };
-        if want & !self.armed == 0 {
-            return Ok(());
-        }
-        let ev = Event::new(key, want & R != 0, want & W != 0);
-        if self.registered {
-            // SAFETY: `fd` is open: the PollDesc is in use (`fd != -1`) and
-            // its owner closes the fd only after `free`, which needs this lock.
-            let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
-            poller.modify_with_mode(fd, ev, PollMode::Oneshot)?;
-        } else {
-            // SAFETY: `fd` is open (as above), and `free` deletes it from
-            // epoll before its owner closes it.
-            unsafe { poller.add_with_mode(self.fd, ev, PollMode::Oneshot)? };
-            self.registered = true;
-        }
-        self.armed = want;
-        Ok(())
-    }
+    /// Events processed per direction. Bumped under `st` (Release); read
+    /// without it by operations (Acquire) for their snapshot, and under it
+    /// by `wait`. Never reset, so a snapshot never matches by accident.
+    tick: [AtomicU64; 2],
 }
 
 /// One more goroutine waits on I/O. Under the PollDesc lock.
@@ -238,27 +214,23 @@ fn waiters_removed(n: usize) -> bool {
 }
 
 impl PollDesc {
-    /// A PollDesc for `fd` (Go's poll_runtime_pollOpen). Nothing is
-    /// registered in epoll until a goroutine first waits.
+    /// A PollDesc for `fd` (Go's poll_runtime_pollOpen). The fd is
+    /// registered in epoll by the first wait.
     pub(crate) fn alloc(fd: RawFd) -> &'static PollDesc {
         let pd = PD_FREE.lock().pop().unwrap_or_else(|| {
             Box::leak(Box::new(PollDesc {
                 st: Mutex::new(PdState {
                     fd: -1,
                     registered: false,
-                    armed: 0,
-                    ready: 0,
-                    rwait: Vec::new(),
-                    wwait: Vec::new(),
+                    waiting: [Vec::new(), Vec::new()],
                     next_token: 0,
                 }),
+                tick: [AtomicU64::new(0), AtomicU64::new(0)],
             }))
         });
         let mut st = pd.st.lock();
         st.fd = fd;
         st.registered = false;
-        st.armed = 0;
-        st.ready = 0;
         drop(st);
         pd
     }
@@ -269,7 +241,7 @@ impl PollDesc {
     #[inline(never)]
     pub(crate) fn free(&'static self) {
         let mut st = self.st.lock();
-        if !st.rwait.is_empty() || !st.wwait.is_empty() {
+        if st.waiting.iter().any(|w| !w.is_empty()) {
             throw("runtime: closing an fd a goroutine waits on");
         }
         if st.registered {
@@ -283,8 +255,6 @@ impl PollDesc {
         }
         st.fd = -1;
         st.registered = false;
-        st.armed = 0;
-        st.ready = 0;
         drop(st);
         PD_FREE.lock().push(self);
     }
@@ -293,35 +263,45 @@ impl PollDesc {
         self as *const PollDesc as usize
     }
 
-    /// Go's netpollblock: parks the calling goroutine `g` until the fd may be
-    /// ready for `mode` (an event, possibly spurious) or `deadline` passes;
-    /// returns at once if an event came since the last wait. The caller
-    /// retries its operation and checks its deadline after this returns.
-    /// Errors only if epoll refuses the fd.
+    /// The event count of `mode`: an operation's snapshot, taken before it
+    /// tries the system call.
+    pub(crate) fn tick(&self, mode: Mode) -> u64 {
+        // Acquire: pairs with the Release bump in `ready`.
+        self.tick[mode.index()].load(Ordering::Acquire)
+    }
+
+    /// Go's netpollblock: parks the calling goroutine `g` until an event for
+    /// `mode` (possibly spurious) or `deadline`; returns at once if the tick
+    /// moved since `seen`, the caller's snapshot (None: the fd was not
+    /// registered when the caller looked, so park unless registering finds
+    /// it ready). The caller retries its operation and checks its deadline
+    /// after this returns. Errors only if epoll refuses the fd.
     #[inline(never)]
     pub(crate) fn wait(
         &'static self,
         g: GRef,
         mode: Mode,
         deadline: Option<Instant>,
+        seen: Option<u64>,
     ) -> io::Result<()> {
         let poller = poller().ok_or_else(|| io::Error::other("gort: no netpoller"))?;
         let mut st = self.st.lock();
-        if st.ready & mode.bit() != 0 {
-            st.ready &= !mode.bit();
+        if !st.registered {
+            // SAFETY: `fd` is open: its owner closes it only after `free`,
+            // which removes it from epoll first (and needs this lock).
+            unsafe { poller.add_with_mode(st.fd, Event::all(self.key()), PollMode::Edge)? };
+            st.registered = true;
+        }
+        if seen.is_some_and(|t| t != self.tick(mode)) {
             return Ok(());
         }
         let token = st.next_token;
         st.next_token += 1;
-        st.waiters(mode).push(Waiting { token, g });
-        if let Err(e) = st.arm(poller, self.key()) {
-            st.waiters(mode).pop();
-            return Err(e);
-        }
+        st.waiting[mode.index()].push(Waiting { token, g });
         waiter_added();
         drop(st);
         let timer = deadline.map(|d| time::add_timer(d, move || self.expire(mode, token)));
-        // Readied exactly once: by the event or by the timer (header).
+        // Readied exactly once: by an event or by the timer (header).
         sched::park(sched::WaitReason::IoWait);
         if let Some(t) = timer {
             time::cancel_timer(t);
@@ -334,9 +314,9 @@ impl PollDesc {
     #[inline(never)]
     fn expire(&self, mode: Mode, token: u64) {
         let mut st = self.st.lock();
-        let list = st.waiters(mode);
+        let list = &mut st.waiting[mode.index()];
         let Some(i) = list.iter().position(|w| w.token == token) else {
-            return; // readiness won
+            return; // an event won
         };
         let w = list.remove(i);
         let emptied = waiters_removed(1);
@@ -347,38 +327,23 @@ impl PollDesc {
         }
     }
 
-    /// Go's netpollready: an event for this fd. Takes the waiters of the
-    /// ready directions into `out` (or records the readiness), re-arms for
-    /// the others. Returns how many were taken.
+    /// Go's netpollready: an event for this fd. Bumps the ticks of the ready
+    /// directions and takes their waiters into `out`. Returns how many.
     #[inline(never)]
-    fn ready(&'static self, poller: &Poller, r: bool, w: bool, out: &mut Vec<GRef>) -> usize {
+    fn ready(&self, r: bool, w: bool, out: &mut Vec<GRef>) -> usize {
         let mut st = self.st.lock();
-        if st.fd < 0 {
-            return 0; // stale event of a closed fd
-        }
-        // Oneshot: the event disarmed the fd.
-        st.armed = 0;
         let mut n = 0;
         for (hit, mode) in [(r, Mode::Read), (w, Mode::Write)] {
             if !hit {
                 continue;
             }
-            let list = st.waiters(mode);
-            if list.is_empty() {
-                st.ready |= mode.bit();
-            } else {
-                n += list.len();
-                out.extend(list.drain(..).map(|w| w.g));
-            }
-        }
-        if (!st.rwait.is_empty() || !st.wwait.is_empty()) && st.arm(poller, self.key()).is_err() {
-            // Cannot happen while the fd is open; never strand a waiter:
-            // they retry and get the error from their own `arm`.
-            for mode in [Mode::Read, Mode::Write] {
-                let list = st.waiters(mode);
-                n += list.len();
-                out.extend(list.drain(..).map(|w| w.g));
-            }
+            let i = mode.index();
+            // Release: see `tick`. Under the lock, so a plain add will do.
+            let t = self.tick[i].load(Ordering::Relaxed);
+            self.tick[i].store(t.wrapping_add(1), Ordering::Release);
+            let list = &mut st.waiting[i];
+            n += list.len();
+            out.extend(list.drain(..).map(|w| w.g));
         }
         n
     }
@@ -409,7 +374,7 @@ fn netpoll(poller: &Poller, timeout: Option<Duration>) -> (Vec<GRef>, bool) {
             // and PollDescs are never freed (module header); the notify
             // event is filtered out by `polling`.
             let pd: &'static PollDesc = unsafe { &*(ev.key as *const PollDesc) };
-            n += pd.ready(poller, ev.readable, ev.writable, &mut gs);
+            n += pd.ready(ev.readable, ev.writable, &mut gs);
         }
         (gs, waiters_removed(n))
     })

@@ -7,7 +7,11 @@
 //! timer thread: the scheduler runs due timers, as Go does since 1.14.
 //! 1. `find_runnable` (sched.rs) calls [`check_timers`] at the top of every
 //!    round (Go's checkTimers): one atomic load when no timer is pending, a
-//!    clock read otherwise, the heap lock only when the earliest is due.
+//!    clock read otherwise, the heap lock only when the earliest is due. It
+//!    runs at most as many due timers as its P's local run queue has room
+//!    for, so the goroutines they ready are queued there in deadline order
+//!    and never spill behind the global queue (in a spawn storm that holds
+//!    thousands of goroutines that have not run yet).
 //! 2. An M about to stop while every P is idle blocks in the netpoller with
 //!    the earliest deadline as its timeout (netpoll.rs `poll_blocking`): the
 //!    poller's wait is the timer sleep, and nothing else sleeps on timers.
@@ -246,31 +250,35 @@ pub(crate) fn cancel_timer(id: TimerId) -> bool {
     true
 }
 
-/// Go's checkTimers: runs the timers that are due, if any. Called by
-/// `find_runnable` at the top of each round. True if one ran.
-pub(crate) fn check_timers() -> bool {
+/// Go's checkTimers: runs up to `max` of the timers that are due, if any.
+/// Called by `find_runnable` at the top of each round with the room left in
+/// its P's local run queue: the goroutines the timers ready land there, in
+/// deadline order, never behind whatever waits in the global queue. Timers
+/// due beyond that stay in the heap, in order, for the next round (or
+/// another P). True if one ran.
+pub(crate) fn check_timers(max: usize) -> bool {
     let next = NEXT_WHEN.load(Ordering::SeqCst);
-    if next == NONE {
+    if next == NONE || max == 0 {
         return false;
     }
     let now = Instant::now();
     if next > nanos(now) {
         return false;
     }
-    run_timers(now)
+    run_timers(now, max)
 }
 
-/// Runs the timers due by `now`: takes them off the heap under the lock,
-/// then readies the sleepers in one batch and runs the callbacks. True if
-/// any ran.
+/// Runs up to `max` timers due by `now`: takes them off the heap under the
+/// lock, then readies the sleepers in one batch and runs the callbacks.
+/// True if any ran.
 #[inline(never)]
-fn run_timers(now: Instant) -> bool {
+fn run_timers(now: Instant, max: usize) -> bool {
     let mut ready: Vec<GRef> = Vec::new();
     let mut calls: Vec<Box<dyn FnOnce() + Send + 'static>> = Vec::new();
     let mut t = TIMERS.lock();
     let mut emptied = false;
     while let Some(&Reverse(e)) = t.heap.peek() {
-        if e.when > now {
+        if e.when > now || ready.len() + calls.len() == max {
             break;
         }
         t.heap.pop();

@@ -114,13 +114,39 @@ impl<S: AsRawFd> NetFd<S> {
     /// waiting for `mode` in between, within the timeout set for `mode`
     /// (measured from the first wait). On a timeout: `EAGAIN`, as std.
     #[inline]
-    pub(crate) fn io<R>(
+    pub(crate) fn io<R>(&self, mode: Mode, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        self.run(mode, Until::Timeout, op)
+    }
+
+    /// Runs `op` until it does not fail with `WouldBlock`, waiting for
+    /// `mode` in between, until `deadline`; then `TimedOut` (connect).
+    pub(crate) fn io_until<R>(
         &self,
         mode: Mode,
+        deadline: Option<Instant>,
+        op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.run(mode, Until::At(deadline), op)
+    }
+
+    /// Go's internal/poll.FD loop: snapshot the fd's event count, try `op`,
+    /// and on `WouldBlock` wait for an event after that snapshot.
+    #[inline]
+    fn run<R>(
+        &self,
+        mode: Mode,
+        until: Until,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
+        // A goroutine parks in the netpoller; a plain thread (or a goroutine
+        // without a netpoller) blocks its thread in poll(2).
+        let g = crate::m::current_g().filter(|_| netpoll::available());
         let mut deadline: Option<Option<Instant>> = None;
         loop {
+            // The fd's poll state exists once a goroutine has waited on it;
+            // its event count before the attempt tells `wait` whether an
+            // event came after the attempt looked.
+            let tick = g.and(self.pd.get()).map(|pd| pd.tick(mode));
             match op(&self.sock) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -130,29 +156,40 @@ impl<S: AsRawFd> NetFd<S> {
             if self.shared.nonblocking.load(Ordering::Relaxed) {
                 return Err(io::Error::from_raw_os_error(libc::EAGAIN));
             }
-            let d = *deadline.get_or_insert_with(|| self.timeout(mode).map(deadline_after));
+            let d = *deadline.get_or_insert_with(|| match until {
+                Until::Timeout => self.timeout(mode).map(deadline_after),
+                Until::At(d) => d,
+            });
             if d.is_some_and(|d| Instant::now() >= d) {
-                return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+                return Err(match until {
+                    Until::Timeout => io::Error::from_raw_os_error(libc::EAGAIN),
+                    Until::At(_) => io::Error::new(io::ErrorKind::TimedOut, "connection timed out"),
+                });
             }
-            self.wait(mode, d)?;
+            let fd = self.sock.as_raw_fd();
+            match g {
+                Some(g) => {
+                    let pd = *self.pd.get_or_init(|| PollDesc::alloc(fd));
+                    pd.wait(g, mode, d, tick)?;
+                }
+                // No epoll: a goroutine blocks its thread, handing its P off.
+                None if crate::m::current_g().is_some() => {
+                    crate::syscall::blocking(|| poll_fd(fd, mode, d))?
+                }
+                None => poll_fd(fd, mode, d)?,
+            }
         }
     }
+}
 
-    /// Waits until the fd may be ready for `mode` or `deadline` passes (or
-    /// spuriously): a goroutine parks in the netpoller, a plain thread blocks
-    /// in poll(2). The caller retries and checks its deadline.
-    pub(crate) fn wait(&self, mode: Mode, deadline: Option<Instant>) -> io::Result<()> {
-        let fd = self.sock.as_raw_fd();
-        match crate::m::current_g() {
-            Some(g) if netpoll::available() => {
-                let pd = *self.pd.get_or_init(|| PollDesc::alloc(fd));
-                pd.wait(g, mode, deadline)
-            }
-            // No epoll: block this goroutine's thread, handing its P off.
-            Some(_) => crate::syscall::blocking(|| poll_fd(fd, mode, deadline)),
-            None => poll_fd(fd, mode, deadline),
-        }
-    }
+/// When an operation gives up waiting.
+#[derive(Clone, Copy)]
+enum Until {
+    /// The socket's timeout for the direction, from the first wait; then
+    /// `EAGAIN` (std's rule for read and write timeouts).
+    Timeout,
+    /// A fixed deadline; then `TimedOut` (std's `connect_timeout`).
+    At(Option<Instant>),
 }
 
 impl<S: AsRawFd> Drop for NetFd<S> {
@@ -196,10 +233,15 @@ fn poll_fd(fd: RawFd, mode: Mode, deadline: Option<Instant>) -> io::Result<()> {
     Ok(())
 }
 
-/// Resolves `addr` (getaddrinfo blocks its thread: a goroutine does it in
-/// `syscall::blocking`).
+/// Resolves `addr`. Addresses (`SocketAddr`, `(IpAddr, u16)`, numeric
+/// strings) resolve without a system call. A host name goes through
+/// getaddrinfo, which blocks the thread: that is left to sysmon's release of
+/// stuck Ms (sysmon.rs), not announced with `syscall::blocking`, because
+/// announcing every resolution — nearly all of them instant — lets sysmon
+/// hand the P off whenever the OS deschedules the thread for a moment, and
+/// a connect storm then leaves a crowd of Ms behind.
 pub(crate) fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
-    crate::syscall::blocking(|| addr.to_socket_addrs().map(Iterator::collect))
+    addr.to_socket_addrs().map(Iterator::collect)
 }
 
 /// std's each_addr: `f` on each address of `addr` until one succeeds; the

@@ -157,24 +157,21 @@ fn connect_addr(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpS
     if fd::connect_start(raw, addr)? {
         return Ok(s);
     }
-    loop {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "connection timed out",
-            ));
-        }
-        s.fd.wait(Mode::Write, deadline)?;
+    // In progress: the socket turns writable when the handshake ends, with
+    // SO_ERROR set if it failed (refused, unreachable).
+    s.fd.io_until(Mode::Write, deadline, |sock| {
         if let Some(e) = fd::so_error(raw)? {
             return Err(e);
         }
-        match s.peer_addr() {
-            Ok(_) => return Ok(s),
-            // A wake-up before the handshake finished: wait again.
-            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
-            Err(e) => return Err(e),
+        match sock.peer_addr() {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(e) => Err(e),
         }
-    }
+    })?;
+    Ok(s)
 }
 
 impl Read for &TcpStream {
