@@ -184,10 +184,10 @@ fn is_user_symbol(name: &str) -> bool {
 
 /// Reads /proc/self/exe's symbol table into user-code ranges.
 fn build() -> Option<Vec<(usize, usize)>> {
-    let bytes = std::fs::read("/proc/self/exe").ok()?;
-    let base = load_base(&bytes);
+    let elf = Elf::read()?;
+    let base = load_base(&elf.head);
     let mut out = Vec::new();
-    for (name, value, size) in func_symbols(&bytes)? {
+    for (name, value, size) in elf.func_symbols()? {
         if size > 0 && is_user_symbol(name) {
             let start = base + value as usize;
             out.push((start, start + size as usize));
@@ -206,11 +206,11 @@ fn build() -> Option<Vec<(usize, usize)>> {
 
 /// The load bias of the main executable (0 for a non-PIE binary), from the
 /// auxiliary vector: address of the program headers minus their file offset.
-fn load_base(bytes: &[u8]) -> usize {
+fn load_base(head: &[u8]) -> usize {
     let phdr = crate::sys::getauxval(libc::AT_PHDR);
-    let phoff = rd_u64(bytes, 0x20).unwrap_or(0) as usize;
+    let phoff = rd_u64(head, 0x20).unwrap_or(0) as usize;
     // e_type 3 = ET_DYN (PIE): biased; 2 = ET_EXEC: absolute.
-    if rd_u16(bytes, 0x10) == Some(3) {
+    if rd_u16(head, 0x10) == Some(3) {
         (phdr as usize).wrapping_sub(phoff)
     } else {
         0
@@ -227,45 +227,84 @@ fn rd_u64(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
-/// (name, value, size) of every FUNC symbol in an ELF64 little-endian file's
-/// `.symtab`. None if the file is not such an ELF or has no `.symtab`.
-fn func_symbols(b: &[u8]) -> Option<Vec<(&str, u64, u64)>> {
-    if b.get(..4)? != b"\x7fELF" || *b.get(4)? != 2 || *b.get(5)? != 1 {
-        return None;
-    }
-    let shoff = rd_u64(b, 0x28)? as usize;
-    let shentsize = rd_u16(b, 0x3A)? as usize;
-    let shnum = rd_u16(b, 0x3C)? as usize;
-    let sh = |i: usize| shoff + i * shentsize;
-    const SHT_SYMTAB: u32 = 2;
-    let symtab = (0..shnum).find(|&i| rd_u32(b, sh(i) + 4) == Some(SHT_SYMTAB))?;
-    let off = rd_u64(b, sh(symtab) + 0x18)? as usize;
-    let size = rd_u64(b, sh(symtab) + 0x20)? as usize;
-    let link = rd_u32(b, sh(symtab) + 0x28)? as usize;
-    let entsize = (rd_u64(b, sh(symtab) + 0x38)? as usize).max(24);
-    let str_off = rd_u64(b, sh(link) + 0x18)? as usize;
-    let str_size = rd_u64(b, sh(link) + 0x20)? as usize;
-    let strtab = b.get(str_off..str_off + str_size)?;
-    let mut out = Vec::new();
-    for i in 0..size / entsize {
-        let e = off + i * entsize;
-        let info = *b.get(e + 4)?;
-        const STT_FUNC: u8 = 2;
-        if info & 0xf != STT_FUNC {
-            continue;
+/// The parts of an ELF64 little-endian executable the table needs: the file
+/// header, `.symtab` and its string table. Read with positioned reads, not
+/// the whole file: with debug info an executable is many megabytes, and
+/// copying it all cost W7 about 5% at P=2 (the table is built while the
+/// program runs).
+struct Elf {
+    head: Vec<u8>,
+    syms: Vec<u8>,
+    strs: Vec<u8>,
+    /// Size of one `.symtab` entry.
+    entsize: usize,
+}
+
+impl Elf {
+    /// Larger sections than this are not believed (a corrupt header).
+    const MAX_SECTION: u64 = 1 << 30;
+
+    /// None if the executable is not such an ELF or has no `.symtab`.
+    fn read() -> Option<Elf> {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open("/proc/self/exe").ok()?;
+        let at = |off: u64, len: u64| -> Option<Vec<u8>> {
+            if len > Self::MAX_SECTION {
+                return None;
+            }
+            let mut v = vec![0u8; len as usize];
+            f.read_exact_at(&mut v, off).ok()?;
+            Some(v)
+        };
+        let head = at(0, 64)?;
+        if head.get(..4)? != b"\x7fELF" || head[4] != 2 || head[5] != 1 {
+            return None;
         }
-        let name_at = rd_u32(b, e)? as usize;
-        let value = rd_u64(b, e + 8)?;
-        let sz = rd_u64(b, e + 16)?;
-        let name = strtab.get(name_at..).and_then(|s| {
-            let end = s.iter().position(|&c| c == 0)?;
-            std::str::from_utf8(&s[..end]).ok()
-        });
-        if let Some(name) = name {
-            out.push((name, value, sz));
-        }
+        let shoff = rd_u64(&head, 0x28)?;
+        let shentsize = u64::from(rd_u16(&head, 0x3A)?);
+        let shnum = u64::from(rd_u16(&head, 0x3C)?);
+        let sh = at(shoff, shentsize * shnum)?;
+        let sh_at = |i: u64| (i * shentsize) as usize;
+        const SHT_SYMTAB: u32 = 2;
+        let symtab = (0..shnum).find(|&i| rd_u32(&sh, sh_at(i) + 4) == Some(SHT_SYMTAB))?;
+        let off = rd_u64(&sh, sh_at(symtab) + 0x18)?;
+        let size = rd_u64(&sh, sh_at(symtab) + 0x20)?;
+        let link = u64::from(rd_u32(&sh, sh_at(symtab) + 0x28)?);
+        let entsize = (rd_u64(&sh, sh_at(symtab) + 0x38)? as usize).max(24);
+        let str_off = rd_u64(&sh, sh_at(link) + 0x18)?;
+        let str_size = rd_u64(&sh, sh_at(link) + 0x20)?;
+        Some(Elf {
+            head,
+            syms: at(off, size)?,
+            strs: at(str_off, str_size)?,
+            entsize,
+        })
     }
-    Some(out)
+
+    /// (name, value, size) of every FUNC symbol.
+    fn func_symbols(&self) -> Option<Vec<(&str, u64, u64)>> {
+        let (b, strtab) = (&self.syms, &self.strs);
+        let mut out = Vec::new();
+        for i in 0..b.len() / self.entsize {
+            let e = i * self.entsize;
+            let info = *b.get(e + 4)?;
+            const STT_FUNC: u8 = 2;
+            if info & 0xf != STT_FUNC {
+                continue;
+            }
+            let name_at = rd_u32(b, e)? as usize;
+            let value = rd_u64(b, e + 8)?;
+            let sz = rd_u64(b, e + 16)?;
+            let name = strtab.get(name_at..).and_then(|s| {
+                let end = s.iter().position(|&c| c == 0)?;
+                std::str::from_utf8(&s[..end]).ok()
+            });
+            if let Some(name) = name {
+                out.push((name, value, sz));
+            }
+        }
+        Some(out)
+    }
 }
 
 #[cfg(test)]
