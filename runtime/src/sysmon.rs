@@ -107,6 +107,9 @@ struct Round {
     busy: usize,
     /// An M was asked for something (preempt or release).
     asked: bool,
+    /// A P entered a new blocking call, or one was handed off: look again
+    /// soon (Go resets sysmon's delay after a retake).
+    soon: bool,
 }
 
 /// Go's sysmon loop.
@@ -130,6 +133,9 @@ fn sysmon() {
         }
         if round.asked {
             delay = delay.min(RECHECK);
+        }
+        if round.soon {
+            delay = MIN_DELAY;
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(cap);
@@ -185,6 +191,7 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
                 // the G's slice is over (Go's sysretake).
                 if w.sys_tick != sys_tick {
                     (w.sys_tick, w.sys_since) = (sys_tick, now);
+                    round.soon = true;
                     if !overrun {
                         continue;
                     }
@@ -192,6 +199,7 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
                 let in_call = now.duration_since(w.sys_since);
                 if retake_syscall(p, in_call, overrun) {
                     watch[p.id] = None;
+                    round.soon = true;
                 }
             }
             _ => {
