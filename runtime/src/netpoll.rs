@@ -52,9 +52,11 @@
 //!   after that operation looked has an event that is either processed
 //!   already (the tick moved: the waiter sees it under the lock and retries)
 //!   or processed later (under the lock, after the waiter is listed: it
-//!   takes the waiter). Nobody is blocked in the poller? Then
-//!   `find_runnable` of the goroutine's own M reaches step 2 after the
-//!   goroutine parked and becomes the poller, or another M already is.
+//!   takes the waiter). Who processes it: an M blocked in the poller; or,
+//!   if none is, every M polls before it gives its P up (step 1) and the
+//!   last one to go idle becomes the poller (step 2) — the goroutine's own
+//!   M goes through both after the goroutine parked; while every P stays
+//!   busy, sysmon's poll within 10 ms (step 3).
 //! - Timers: a timer that becomes the earliest stores `NEXT_WHEN` then reads
 //!   `POLLER`; the poller claims `POLLER` then reads `NEXT_WHEN` (all SeqCst,
 //!   a store-buffering pair). Either the poller sees the new deadline, or the

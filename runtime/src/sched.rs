@@ -12,8 +12,8 @@
 //! back, sched/handoff.rs), else `find_runnable`, then `execute`, until the M
 //! retires (the idle-M bound). `find_runnable` (a P beyond GOMAXPROCS is
 //! first retired, `retire_p`):
-//! 0. run the timers that are due (time.rs, Go's checkTimers): the Gs they
-//!    ready land on this P;
+//! 0. run the earliest timer if it is due (time.rs, Go's checkTimers): a G
+//!    it readies goes to this P's runnext;
 //! 1. every 61st schedtick, one G from the global queue first (fairness: two
 //!    Gs re-readying each other locally cannot starve it);
 //! 2. the P's `runnext`, then its local queue;
@@ -576,9 +576,8 @@ fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
             }
             continue;
         }
-        // 0. due timers (time.rs; what they ready lands on this P, as many
-        // as its local queue has room for)
-        crate::time::check_timers(p.runq_free());
+        // 0. a due timer (time.rs; a sleeper it readies runs next)
+        crate::time::check_timers();
         // 1. fairness
         if p.schedtick
             .load(Ordering::Relaxed)
@@ -855,7 +854,7 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
                     // Due timers first (find_runnable's step 0, which this
                     // shortcut skips): a sleeper they ready is someone else to
                     // run, or a spinning G would starve it.
-                    crate::time::check_timers(p.runq_free());
+                    crate::time::check_timers();
                     if p.runq_empty() && s.glob_len.load(Ordering::SeqCst) == 0 {
                         // Nobody else to run: a new slice right away.
                         ml.locked_next.set(Some(g));

@@ -8,10 +8,9 @@
 //! 1. `find_runnable` (sched.rs) calls [`check_timers`] at the top of every
 //!    round (Go's checkTimers): one atomic load when no timer is pending, a
 //!    clock read otherwise, the heap lock only when the earliest is due. It
-//!    runs at most as many due timers as its P's local run queue has room
-//!    for, so the goroutines they ready are queued there in deadline order
-//!    and never spill behind the global queue (in a spawn storm that holds
-//!    thousands of goroutines that have not run yet).
+//!    runs one due timer per round and a sleeper goes to the P's `runnext`
+//!    (Go's goready), so sleepers run in deadline order, ahead of the queues
+//!    (which, in a spawn storm, hold thousands of goroutines not started).
 //! 2. An M about to stop while every P is idle blocks in the netpoller with
 //!    the earliest deadline as its timeout (netpoll.rs `poll_blocking`): the
 //!    poller's wait is the timer sleep, and nothing else sleeps on timers.
@@ -26,8 +25,7 @@
 //!   the M that runs the timer (on its scheduler stack),
 //!   outside the heap lock, and must not block or panic;
 //! - [`add_timer_ready`]`(deadline, g)`: readies a parked goroutine (sleep),
-//!   with no allocation; due sleepers are made runnable in one batch
-//!   (`inject_glist`);
+//!   with no allocation;
 //! - [`cancel_timer`]`(id) -> bool` (true: the callback will not run).
 //!
 //! # Cost (100,000 pending timers must be cheap)
@@ -74,16 +72,17 @@ pub(crate) struct TimerId {
 
 /// What a timer does at its deadline.
 enum TimerFn {
-    /// Ready a goroutine parked in `sleep` (batched: `inject_glist`).
+    /// Ready a goroutine parked in `sleep` (into runnext: `sched::ready`).
     Ready(GRef),
     /// Run a callback.
     Call(Box<dyn FnOnce() + Send + 'static>),
 }
 
-/// A heap entry: earliest `when` first; `(slot, gen)` finds the timer.
+/// A heap entry: earliest `when` ([`nanotime`] units) first; `(slot, gen)`
+/// finds the timer. 16 bytes, so a 100,000-timer heap is 1.6 MB.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
-    when: Instant,
+    when: u64,
     slot: u32,
     gen: u32,
 }
@@ -152,7 +151,7 @@ pub(crate) fn pending() -> bool {
 
 /// Updates `NEXT_WHEN` from the heap top (caller holds the lock).
 fn publish_next(t: &Timers) {
-    let next = t.heap.peek().map_or(NONE, |Reverse(e)| nanos(e.when));
+    let next = t.heap.peek().map_or(NONE, |Reverse(e)| e.when);
     NEXT_WHEN.store(next, Ordering::SeqCst);
 }
 
@@ -187,7 +186,7 @@ fn add(deadline: Instant, f: TimerFn) -> TimerId {
     s.f = Some(f);
     let gen = s.gen;
     t.heap.push(Reverse(Entry {
-        when: deadline,
+        when: nanos(deadline),
         slot,
         gen,
     }));
@@ -250,35 +249,36 @@ pub(crate) fn cancel_timer(id: TimerId) -> bool {
     true
 }
 
-/// Go's checkTimers: runs up to `max` of the timers that are due, if any.
-/// Called by `find_runnable` at the top of each round with the room left in
-/// its P's local run queue: the goroutines the timers ready land there, in
-/// deadline order, never behind whatever waits in the global queue. Timers
-/// due beyond that stay in the heap, in order, for the next round (or
-/// another P). True if one ran.
-pub(crate) fn check_timers(max: usize) -> bool {
+/// Go's checkTimers: runs the earliest timer if it is due. Called by
+/// `find_runnable` at the top of each round (and by `execute` before a
+/// preempted G keeps its P), on an M holding a P. A sleeper goes to the P's
+/// `runnext` (`sched::ready`, as Go's goready), so it runs next, ahead of
+/// whatever waits in the queues: in a spawn storm those hold thousands of
+/// goroutines that have not started, and a sleeper queued behind them wakes
+/// hundreds of milliseconds late. One timer per round keeps deadline order:
+/// the next one due is taken at the next round, by this P or another
+/// (`ready` wakes an idle P). True if a timer ran.
+pub(crate) fn check_timers() -> bool {
     let next = NEXT_WHEN.load(Ordering::SeqCst);
-    if next == NONE || max == 0 {
+    if next == NONE {
         return false;
     }
-    let now = Instant::now();
-    if next > nanos(now) {
+    let now = nanotime();
+    if next > now {
         return false;
     }
-    run_timers(now, max)
+    run_timer(now)
 }
 
-/// Runs up to `max` timers due by `now`: takes them off the heap under the
-/// lock, then readies the sleepers in one batch and runs the callbacks.
-/// True if any ran.
+/// Takes the earliest timer due by `now` (nanotime) off the heap under the
+/// lock (dropping stale entries on the way) and runs it outside the lock.
+/// True if one ran.
 #[inline(never)]
-fn run_timers(now: Instant, max: usize) -> bool {
-    let mut ready: Vec<GRef> = Vec::new();
-    let mut calls: Vec<Box<dyn FnOnce() + Send + 'static>> = Vec::new();
+fn run_timer(now: u64) -> bool {
     let mut t = TIMERS.lock();
-    let mut emptied = false;
+    let mut due = None;
     while let Some(&Reverse(e)) = t.heap.peek() {
-        if e.when > now || ready.len() + calls.len() == max {
+        if e.when > now {
             break;
         }
         t.heap.pop();
@@ -290,26 +290,22 @@ fn run_timers(now: Instant, max: usize) -> bool {
         s.gen = s.gen.wrapping_add(1);
         t.free.push(e.slot);
         t.live -= 1;
-        emptied |= t.live == 0;
-        match f {
-            TimerFn::Ready(g) => ready.push(g),
-            TimerFn::Call(c) => calls.push(c),
-        }
+        due = Some(f);
+        break;
     }
+    let emptied = due.is_some() && t.live == 0;
     publish_next(&t);
     drop(t);
-    let any = !ready.is_empty() || !calls.is_empty();
-    if !ready.is_empty() {
-        sched::inject_glist(ready);
-    }
-    for c in calls {
-        c();
+    let Some(f) = due else { return false };
+    match f {
+        TimerFn::Ready(g) => sched::ready(g),
+        TimerFn::Call(c) => c(),
     }
     if emptied {
-        // After the callbacks: whatever they readied is runnable.
+        // After the timer ran: whatever it readied is runnable.
         deadlock::external_done();
     }
-    any
+    true
 }
 
 /// The deadline `d` from now; far in the future if that overflows.
