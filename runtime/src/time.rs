@@ -50,8 +50,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -80,7 +78,7 @@ enum TimerFn {
 
 /// A heap entry: earliest `when` ([`nanotime`] units) first; `(slot, gen)`
 /// finds the timer. 16 bytes, so a 100,000-timer heap is 1.6 MB.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
     when: u64,
     slot: u32,
@@ -97,12 +95,100 @@ struct Slot {
 struct Timers {
     /// Earliest first. May hold stale entries (cancelled or fired timers
     /// whose slot generation has moved on).
-    heap: BinaryHeap<Reverse<Entry>>,
+    heap: Heap4,
     slots: Vec<Slot>,
     /// Free slot indices.
     free: Vec<u32>,
     /// Armed timers.
     live: usize,
+}
+
+/// A 4-ary min-heap of entries (Go's timer heap is 4-ary too): half the
+/// depth of a binary heap, and a node's four children are 64 contiguous
+/// bytes, one cache line, so a pop from 100,000 timers touches about 9
+/// lines instead of 17.
+struct Heap4 {
+    v: Vec<Entry>,
+}
+
+impl Heap4 {
+    const fn new() -> Heap4 {
+        Heap4 { v: Vec::new() }
+    }
+
+    fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    fn peek(&self) -> Option<&Entry> {
+        self.v.first()
+    }
+
+    fn push(&mut self, e: Entry) {
+        self.v.push(e);
+        self.sift_up(self.v.len() - 1);
+    }
+
+    fn pop(&mut self) -> Option<Entry> {
+        let last = self.v.pop()?;
+        if self.v.is_empty() {
+            return Some(last);
+        }
+        let top = std::mem::replace(&mut self.v[0], last);
+        self.sift_down(0);
+        Some(top)
+    }
+
+    fn clear(&mut self) {
+        self.v.clear();
+    }
+
+    /// Keeps the entries `keep` accepts, and restores the heap order.
+    fn retain(&mut self, keep: impl FnMut(&Entry) -> bool) {
+        self.v.retain(keep);
+        for i in (0..self.v.len() / 4 + 1).rev() {
+            self.sift_down(i);
+        }
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        let e = self.v[i];
+        while i > 0 {
+            let parent = (i - 1) / 4;
+            if self.v[parent] <= e {
+                break;
+            }
+            self.v[i] = self.v[parent];
+            i = parent;
+        }
+        self.v[i] = e;
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.v.len();
+        if i >= n {
+            return;
+        }
+        let e = self.v[i];
+        loop {
+            let first = 4 * i + 1;
+            if first >= n {
+                break;
+            }
+            let mut min = first;
+            for c in first + 1..(first + 4).min(n) {
+                if self.v[c] < self.v[min] {
+                    min = c;
+                }
+            }
+            if e <= self.v[min] {
+                break;
+            }
+            self.v[i] = self.v[min];
+            i = min;
+        }
+        self.v[i] = e;
+    }
 }
 
 /// Below this many heap entries, stale ones are never compacted away.
@@ -111,7 +197,7 @@ const COMPACT_MIN: usize = 1024;
 const NONE: u64 = u64::MAX;
 
 static TIMERS: Mutex<Timers> = Mutex::new(Timers {
-    heap: BinaryHeap::new(),
+    heap: Heap4::new(),
     slots: Vec::new(),
     free: Vec::new(),
     live: 0,
@@ -151,7 +237,7 @@ pub(crate) fn pending() -> bool {
 
 /// Updates `NEXT_WHEN` from the heap top (caller holds the lock).
 fn publish_next(t: &Timers) {
-    let next = t.heap.peek().map_or(NONE, |Reverse(e)| e.when);
+    let next = t.heap.peek().map_or(NONE, |e| e.when);
     NEXT_WHEN.store(next, Ordering::SeqCst);
 }
 
@@ -185,11 +271,11 @@ fn add(deadline: Instant, f: TimerFn) -> TimerId {
     let s = &mut t.slots[slot as usize];
     s.f = Some(f);
     let gen = s.gen;
-    t.heap.push(Reverse(Entry {
+    t.heap.push(Entry {
         when: nanos(deadline),
         slot,
         gen,
-    }));
+    });
     t.live += 1;
     if t.live == 1 {
         // Under the lock: counted before anything can fire it.
@@ -198,7 +284,7 @@ fn add(deadline: Instant, f: TimerFn) -> TimerId {
     let earliest = t
         .heap
         .peek()
-        .is_some_and(|Reverse(e)| e.slot == slot && e.gen == gen);
+        .is_some_and(|e| e.slot == slot && e.gen == gen);
     if earliest {
         publish_next(&t);
     }
@@ -230,7 +316,7 @@ pub(crate) fn cancel_timer(id: TimerId) -> bool {
         publish_next(&t);
     } else if t.heap.len() >= COMPACT_MIN && t.heap.len() > 2 * t.live {
         let Timers { heap, slots, .. } = &mut *t;
-        heap.retain(|Reverse(e)| {
+        heap.retain(|e| {
             let s = &slots[e.slot as usize];
             s.gen == e.gen && s.f.is_some()
         });
@@ -277,7 +363,7 @@ pub(crate) fn check_timers() -> bool {
 fn run_timer(now: u64) -> bool {
     let mut t = TIMERS.lock();
     let mut due = None;
-    while let Some(&Reverse(e)) = t.heap.peek() {
+    while let Some(&e) = t.heap.peek() {
         if e.when > now {
             break;
         }
@@ -457,6 +543,33 @@ mod tests {
         assert!(!cancel_timer(a), "a stale id cancelled a live timer");
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(1));
         assert!(!cancel_timer(b));
+    }
+
+    #[test]
+    fn the_four_ary_heap_pops_in_order() {
+        let mut h = Heap4::new();
+        let mut x: u64 = 7;
+        let mut all = Vec::new();
+        for i in 0..2000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let e = Entry {
+                when: x % 500,
+                slot: i,
+                gen: 0,
+            };
+            all.push(e);
+            h.push(e);
+        }
+        h.retain(|e| e.slot % 3 != 0);
+        all.retain(|e| e.slot % 3 != 0);
+        all.sort();
+        let mut got = Vec::new();
+        while let Some(e) = h.pop() {
+            got.push(e);
+        }
+        assert_eq!(got, all);
     }
 
     #[test]
