@@ -74,6 +74,17 @@ pub fn os_threads() -> usize {
         .expect("Threads: line")
 }
 
+/// Live threads of this process that are Ms (named `gort-m<id>`): the
+/// runtime's service threads (sysmon, the SIGQUIT listener, the symbol-table
+/// reader, the stack scavenger) start lazily and are not counted.
+pub fn m_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("read /proc/self/task")
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.starts_with("gort-m"))
+        .count()
+}
+
 /// One fixed unit of CPU work (BENCHMARKS.md W7): 20,000 xorshift64 steps.
 pub fn cpu_unit(seed: u64) -> u64 {
     let mut x = seed | 1;
