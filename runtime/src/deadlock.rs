@@ -7,8 +7,10 @@
 //! `stop_m` (sched/handoff.rs) calls [`check_dead`] each time an M has put itself on
 //! the idle list, just before it parks: the last M to go idle is the one that
 //! can see the deadlock. So does a thread that is not an M when it retires
-//! the last pending external waker (a timer thread that has just fired the
-//! last timer), because that may happen after the last M looked. The check
+//! the last pending external waker (a plain thread cancelling the last timer,
+//! sysmon delivering the last netpoll waiter), because that may happen after
+//! the last M looked. (Timers have no thread of their own: an M runs them,
+//! time.rs.) The check
 //! costs a fence and two atomic loads unless the program is really idle.
 //!
 //! # What "nothing can wake a goroutine" means
@@ -27,8 +29,9 @@
 //! The scheduler's counters are read without its lock, so a single reading
 //! could mix two moments. Reading everything twice and requiring the
 //! monotonic counters (time slices run, goroutines spawned, external wakers
-//! ever added, Ms created) not to have moved rules that out: any goroutine that
-//! ran, or any waker that came and went, in between changes one of them. A
+//! ever added) and the live M count not to have moved rules that out: any
+//! goroutine that ran, or any waker that came and went, in between changes
+//! one of them. A
 //! real deadlock is permanent, so the second look costs nothing.
 //!
 //! # Limitation (documented in docs/FROM-GO.md)
@@ -83,8 +86,8 @@ pub(crate) fn external_add() {
 /// The last external waker going away must be followed by a check: the last
 /// M may have gone idle (and checked, seeing this waker still pending) just
 /// before. An M that drops the count will itself check when it goes idle;
-/// any other thread (the timer thread, a plain thread cancelling a timeout)
-/// checks here. With the SeqCst fence in `check_dead`, of the M going idle
+/// any other thread (sysmon after its netpoll, a plain thread cancelling a
+/// timeout) checks here. With the SeqCst fence in `check_dead`, of the M going idle
 /// and this decrement, the later one sees the other (a store-buffering pair),
 /// so a deadlock is never missed.
 pub(crate) fn external_done() {
