@@ -56,6 +56,25 @@
 // No `forbid(unsafe_code)` here: it would cover net/fd.rs, the one file of
 // this module that makes raw socket calls. The others forbid it themselves.
 
+/// `AsRawFd` and `AsFd` for socket types whose `fd` field is a
+/// [`fd::NetFd`]: the descriptor of the std socket inside. Defined before
+/// the `mod` lines so that every file of net/ can use it.
+macro_rules! impl_as_fd {
+    ($($t:ty),+ $(,)?) => {$(
+        impl ::std::os::fd::AsRawFd for $t {
+            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
+                ::std::os::fd::AsRawFd::as_raw_fd(self.fd.sock())
+            }
+        }
+
+        impl ::std::os::fd::AsFd for $t {
+            fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
+                ::std::os::fd::AsFd::as_fd(self.fd.sock())
+            }
+        }
+    )+};
+}
+
 mod fd;
 mod tcp_listener;
 mod tcp_stream;
