@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{is_child, run_child, texts, with_timeout};
+use common::{child_ok, is_child, with_timeout};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -22,17 +22,6 @@ fn scratch(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("create scratch dir");
     d
-}
-
-fn child_ok(name: &str, envs: &[(&str, &str)]) -> String {
-    let out = run_child(name, envs);
-    let (so, se) = texts(&out);
-    assert!(
-        out.status.success(),
-        "child {name} failed\nstdout:\n{so}\nstderr:\n{se}"
-    );
-    assert!(so.contains("1 passed"), "child {name} ran no test:\n{so}");
-    so
 }
 
 /// Every call of the module once, checking each result; returns how many
@@ -366,7 +355,7 @@ const STALL_MAX: Duration = Duration::from_millis(100);
 fn other_goroutines_run_during_many_fs_calls() {
     const NAME: &str = "other_goroutines_run_during_many_fs_calls";
     if !is_child(NAME) {
-        let so = child_ok(NAME, &[("GOMAXPROCS", "1")]);
+        let (so, _) = child_ok(NAME, &[("GOMAXPROCS", "1")]);
         print!("{so}");
         return;
     }
@@ -445,7 +434,7 @@ fn other_goroutines_run_during_many_fs_calls() {
 fn a_goroutine_stuck_in_open_leaves_the_p_to_others() {
     const NAME: &str = "a_goroutine_stuck_in_open_leaves_the_p_to_others";
     if !is_child(NAME) {
-        let so = child_ok(NAME, &[("GOMAXPROCS", "1")]);
+        let (so, _) = child_ok(NAME, &[("GOMAXPROCS", "1")]);
         print!("{so}");
         return;
     }

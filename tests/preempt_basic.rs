@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{is_child, run_child, texts, with_timeout};
+use common::{child_ok, is_child, with_timeout};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -17,17 +17,6 @@ fn spin(stop: &AtomicBool) -> u64 {
         x = std::hint::black_box(x.wrapping_add(1));
     }
     x
-}
-
-fn child_ok(name: &str, envs: &[(&str, &str)]) -> (String, String) {
-    let out = run_child(name, envs);
-    let (so, se) = texts(&out);
-    assert!(
-        out.status.success(),
-        "child {name} failed\nstdout:\n{so}\nstderr:\n{se}"
-    );
-    assert!(so.contains("1 passed"), "child {name} ran no test:\n{so}");
-    (so, se)
 }
 
 #[test]

@@ -8,21 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{cpu_unit, is_child, m_threads, run_child, texts, with_timeout};
+use common::{child_ok, cpu_unit, is_child, m_threads, with_timeout};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs `name` in a child with `envs`; asserts it passed and returns stderr.
-fn child_ok(name: &str, envs: &[(&str, &str)]) -> String {
-    let out = run_child(name, envs);
-    let (so, se) = texts(&out);
-    assert!(
-        out.status.success(),
-        "child {name} failed\nstdout:\n{so}\nstderr:\n{se}"
-    );
-    assert!(so.contains("1 passed"), "child {name} ran no test:\n{so}");
-    se
-}
 
 #[test]
 fn gomaxprocs_4_on_2_cores() {
@@ -200,7 +188,7 @@ fn invalid_gomaxprocs_falls_back_with_a_warning() {
         return;
     }
     for bad in ["0", "-1", "abc", "100000", ""] {
-        let se = child_ok(
+        let (_, se) = child_ok(
             "invalid_gomaxprocs_falls_back_with_a_warning",
             &[("GOMAXPROCS", bad)],
         );

@@ -9,20 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{is_child, m_threads, run_child, texts, with_timeout};
+use common::{child_ok, is_child, m_threads, with_timeout};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn child_ok(name: &str, envs: &[(&str, &str)]) -> String {
-    let out = run_child(name, envs);
-    let (so, se) = texts(&out);
-    assert!(
-        out.status.success(),
-        "child {name} failed\nstdout:\n{so}\nstderr:\n{se}"
-    );
-    assert!(so.contains("1 passed"), "child {name} ran no test:\n{so}");
-    so
-}
 
 /// A counter goroutine: counts while `stop` is false, yielding each step.
 fn counter(stop: Arc<AtomicBool>, n: Arc<AtomicU64>) -> gort::JoinHandle<()> {

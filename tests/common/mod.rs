@@ -57,6 +57,19 @@ pub fn run_child(test: &str, envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("run child test process")
 }
 
+/// Runs `test` in a child with `envs` ([`run_child`]); asserts that it
+/// passed and ran one test. Returns its stdout and stderr.
+pub fn child_ok(test: &str, envs: &[(&str, &str)]) -> (String, String) {
+    let out = run_child(test, envs);
+    let (so, se) = texts(&out);
+    assert!(
+        out.status.success(),
+        "child {test} failed\nstdout:\n{so}\nstderr:\n{se}"
+    );
+    assert!(so.contains("1 passed"), "child {test} ran no test:\n{so}");
+    (so, se)
+}
+
 /// Stdout and stderr of a child, as text.
 pub fn texts(o: &Output) -> (String, String) {
     (
