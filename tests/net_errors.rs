@@ -86,7 +86,8 @@ fn child_write_after_reset_is_an_error() {
             let (s, _) = l.accept().unwrap();
             // Unread data in the server's buffer: its close sends a RST.
             c.write_all(b"unread").unwrap();
-            std::thread::sleep(Duration::from_millis(20));
+            // Wait until it is there (peek leaves it unread).
+            s.peek(&mut [0u8; 1]).unwrap();
             drop(s);
             let mut err = None;
             for _ in 0..200 {

@@ -18,6 +18,25 @@ use gort::net::{TcpListener, TcpStream};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// Waits until at least `n` goroutines are parked in the netpoller (`[IO
+/// wait]` in the goroutine dump), polling every millisecond; panics after 10 s.
+fn wait_io_waiters(n: usize) {
+    let t = Instant::now();
+    loop {
+        let mut dump = Vec::new();
+        gort::debug::dump_goroutines(&mut dump).unwrap();
+        let parked = String::from_utf8_lossy(&dump).matches("[IO wait").count();
+        if parked >= n {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{parked} of {n} goroutines parked in the netpoller after 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// A connected pair (client, server side).
 fn pair() -> (TcpStream, TcpStream) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -102,7 +121,7 @@ fn waiting_costs_no_cpu() {
                 let _ = s.read(&mut b);
             });
         }
-        std::thread::sleep(Duration::from_millis(50));
+        wait_io_waiters(200);
         let cpu0 = cpu_ms();
         let t = Instant::now();
         gort::go!(|| gort::time::sleep(Duration::from_millis(300)))
@@ -135,17 +154,24 @@ fn child_sysmon_polls_when_every_p_is_busy() {
             s.read_exact(&mut b).unwrap();
             w.store(start.elapsed().as_millis() as u64 + 1, SeqCst);
         });
-        std::thread::sleep(Duration::from_millis(20));
+        wait_io_waiters(1);
         let stop = Arc::new(AtomicBool::new(false));
-        let st = stop.clone();
+        let running = Arc::new(AtomicBool::new(false));
+        let (st, run) = (stop.clone(), running.clone());
         let busy = gort::go!(move || {
+            run.store(true, SeqCst);
             let mut x = 0u64;
             while !st.load(SeqCst) {
                 x = std::hint::black_box(x.wrapping_add(1));
             }
             x
         });
-        std::thread::sleep(Duration::from_millis(100));
+        // The only P is taken by the busy loop before the data arrives.
+        let t = Instant::now();
+        while !running.load(SeqCst) {
+            assert!(t.elapsed() < Duration::from_secs(10), "busy never ran");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         c.write_all(b"!").unwrap();
         let t = Instant::now();
         while woke.load(SeqCst) == 0 && t.elapsed() < Duration::from_secs(1) {
