@@ -1,6 +1,6 @@
 //! P — a processor: the right to run goroutines. An M must hold a P to run a G
 //! (life cycle in sched.rs). There are GOMAXPROCS of them. Each P owns a FIFO
-//! local run queue (crossbeam-deque `Worker`) plus a `runnext` slot: a G readied
+//! local run queue (p/runq.rs, Go's fixed ring of 256) plus a `runnext` slot: a G readied
 //! or spawned by the running G goes to `runnext` and runs next, inheriting the
 //! time slice, so that send/recv and spawn/join pairs run back to back.
 //!
@@ -8,8 +8,8 @@
 //! A P is held by at most one M at a time; holding it is a logical token passed
 //! through the idle-P list or an M's wake-up slot (sched.rs, m.rs), both under a
 //! lock, which orders the previous holder's writes before the next one's reads.
-//! - `runq` push/pop and `stack_cache`: only the holder. Steal: any M, via
-//!   `stealer` (lock-free, crossbeam's Chase-Lev deque).
+//! - `runq` push/pop and `stack_cache`: only the holder. Steal: any M
+//!   (lock-free: a CAS on the ring's head, p/runq.rs).
 //! - `runnext`: only the holder stores a G; the holder or a thief takes it (swap).
 //! - `schedtick`: written by the holder, read by anyone (Relaxed; sysmon and
 //!   stats only compare).
@@ -17,9 +17,10 @@
 //!   contended edge, Syscall -> Running (the M is back) vs Syscall -> Idle
 //!   (sysmon retakes), is a CAS.
 //!
-//! The local queue is bounded at 256 as in Go (crossbeam's Worker is not, so we
-//! check its length): a full queue moves its older half plus the new G to the
-//! global queue (Go's runqputslow). Thieves take half, at most 128.
+//! The local queue is bounded at 256 as in Go: a full queue moves its older
+//! half plus the new G to the global queue (Go's runqputslow). Thieves take
+//! half, at most 128. (Why not crossbeam-deque, as DESIGN.md first chose:
+//! p/runq.rs.)
 //!
 //! # Go names
 //! runqput -> [`P::runq_put`], runqget -> [`P::runq_get`], runqsteal ->
@@ -31,18 +32,17 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
-use crossbeam_deque::{Steal, Stealer, Worker};
-
 use crate::g::{GRef, GSlot, G};
 use crate::m::M;
 use crate::stack::{self, GStack};
 
-/// Go's local run queue capacity.
-pub(crate) const LOCAL_RUNQ_CAP: usize = 256;
+mod runq;
+
+use runq::RunQ;
+pub(crate) use runq::LOCAL_RUNQ_CAP;
+
 /// How long a thief waits before taking a running P's runnext (Go: 3 µs).
 const RUNNEXT_GRACE: std::time::Duration = std::time::Duration::from_micros(3);
-/// At most this many Gs move in one steal (half a full queue).
-const STEAL_MAX: usize = LOCAL_RUNQ_CAP / 2;
 /// Stacks of the default size cached per P before spilling to the global pool.
 const STACK_CACHE_MAX: usize = 64;
 /// How many stacks a P takes from the global pool at once.
@@ -79,10 +79,8 @@ pub(crate) enum PStatus {
 pub(crate) struct P {
     /// Index in `allp`. Immutable.
     pub(crate) id: usize,
-    /// Holder only (push/pop).
-    runq: Worker<GRef>,
-    /// Any thread.
-    stealer: Stealer<GRef>,
+    /// Holder pushes and pops; any thread steals (p/runq.rs).
+    runq: RunQ,
     /// Holder stores; holder or thief swaps out. AcqRel swaps publish the G.
     runnext: AtomicPtr<G>,
     /// Incremented by the holder on each new time slice. Relaxed everywhere:
@@ -108,7 +106,7 @@ pub(crate) struct P {
     pub(crate) syscalltick: AtomicU32,
 }
 
-// SAFETY: the non-Sync fields (`runq`'s Worker, `stack_cache`) are used only by
+// SAFETY: the non-Sync fields (`stack_cache`, `gfree`) are used only by
 // the M holding this P (module header); the hold passes between threads under
 // a lock, which orders the accesses.
 unsafe impl Sync for P {}
@@ -116,12 +114,9 @@ unsafe impl Sync for P {}
 impl P {
     /// A new, idle P.
     pub(crate) fn new(id: usize) -> P {
-        let runq = Worker::new_fifo();
-        let stealer = runq.stealer();
         P {
             id,
-            runq,
-            stealer,
+            runq: RunQ::new(),
             runnext: AtomicPtr::new(std::ptr::null_mut()),
             schedtick: AtomicU32::new(0),
             status: AtomicU8::new(PStatus::Idle as u8),
@@ -190,19 +185,18 @@ impl P {
             }
             Slot::Tail => g,
         };
-        if self.runq.len() < LOCAL_RUNQ_CAP {
-            self.runq.push(g);
-            return None;
-        }
-        let mut batch = Vec::with_capacity(LOCAL_RUNQ_CAP / 2 + 1);
-        while batch.len() < LOCAL_RUNQ_CAP / 2 {
-            match self.runq.pop() {
-                Some(x) => batch.push(x),
-                None => break,
+        let mut g = g;
+        loop {
+            match self.runq.push(g) {
+                Ok(()) => return None,
+                Err(back) => g = back,
+            }
+            let mut batch = Vec::with_capacity(LOCAL_RUNQ_CAP / 2 + 1);
+            if self.runq.take_half(&mut batch) {
+                batch.push(g);
+                return Some(batch);
             }
         }
-        batch.push(g);
-        Some(batch)
     }
 
     /// Takes the next G to run (holder only): `runnext` first, then the queue.
@@ -225,13 +219,15 @@ impl P {
     /// keeps the batch within the capacity.
     pub(crate) fn runq_push_batch(&self, gs: impl IntoIterator<Item = GRef>) {
         for g in gs {
-            self.runq.push(g);
+            if self.runq.push(g).is_err() {
+                crate::debug::throw("runtime: runq_push_batch beyond the queue's capacity");
+            }
         }
     }
 
     /// Free slots in the local queue (holder only).
     pub(crate) fn runq_free(&self) -> usize {
-        LOCAL_RUNQ_CAP.saturating_sub(self.runq.len())
+        self.runq.free()
     }
 
     /// Steals about half of `victim`'s queue into this P (the caller holds
@@ -239,15 +235,8 @@ impl P {
     /// `take_runnext`, takes the victim's `runnext` instead.
     #[doc(alias = "runqsteal")]
     pub(crate) fn runq_steal(&self, victim: &P, take_runnext: bool) -> Option<GRef> {
-        loop {
-            match victim
-                .stealer
-                .steal_batch_with_limit_and_pop(&self.runq, STEAL_MAX)
-            {
-                Steal::Success(g) => return Some(g),
-                Steal::Retry => continue,
-                Steal::Empty => break,
-            }
+        if let Some(g) = victim.runq.steal_into(&self.runq) {
+            return Some(g);
         }
         if take_runnext && !victim.runnext.load(Ordering::Relaxed).is_null() {
             if victim.status() == PStatus::Running {
@@ -272,13 +261,22 @@ impl P {
     pub(crate) fn runq_empty(&self) -> bool {
         // Relaxed/snapshot: callers that need a StoreLoad order issue their own
         // SeqCst fence first (see sched.rs, spinning protocol).
-        self.stealer.is_empty() && self.runnext.load(Ordering::Relaxed).is_null()
+        // Go's runqempty: re-read until `runnext` was seen between two equal
+        // reads of the tail, or a G kicked from runnext to the ring (and
+        // runnext then emptied) could slip between the two looks.
+        loop {
+            let (h, t) = self.runq.ends();
+            let next = self.runnext.load(Ordering::Acquire);
+            if self.runq.ends().1 == t {
+                return h == t && next.is_null();
+            }
+        }
     }
 
     /// Number of queued Gs (any thread; a snapshot), runnext included.
     #[allow(dead_code)] // read by tests now, by schedtrace later
     pub(crate) fn runq_len(&self) -> usize {
-        self.stealer.len() + usize::from(!self.runnext.load(Ordering::Relaxed).is_null())
+        self.runq.len() + usize::from(!self.runnext.load(Ordering::Relaxed).is_null())
     }
 
     /// A stack of `size` bytes (holder only): from this P's cache for the
