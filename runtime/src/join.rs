@@ -6,34 +6,49 @@
 //! finished G is recycled at once.
 //! `join` parks a goroutine and blocks a plain thread (waiter.rs).
 
-#![forbid(unsafe_code)]
-
+use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread;
-
-use parking_lot::Mutex;
 
 use crate::g::Entry;
 use crate::waiter::{self, Waiter};
 
+/// `Task::state` bit: the result is written.
+const DONE: u8 = 1;
+/// `Task::state` bit: a joiner's waiter is written.
+const WAITING: u8 = 2;
+
 /// A goroutine's task: its closure until it starts, then its result, and
 /// the joiner waiting for it. One allocation per goroutine, shared by the G
 /// (as its [`Entry`]) and the [`JoinHandle`] (as a [`Joinable`]).
+///
+/// No lock: a oneshot. The goroutine writes `result`, then sets `DONE`; the
+/// (only) joiner writes `waiter`, then sets `WAITING`. Each side reads the
+/// other's cell only after seeing the other's bit (AcqRel `fetch_or` on
+/// both sides, so exactly one of them sees both bits: that one finishes the
+/// exchange — the goroutine wakes the waiter, or the joiner takes the result
+/// without sleeping).
 pub(crate) struct Task<F, T> {
-    state: Mutex<TaskState<F, T>>,
+    /// DONE | WAITING, each set once.
+    state: AtomicU8,
+    /// The closure; taken once, by the goroutine when it starts. Touched by
+    /// nobody else (the handle never sees it).
+    f: UnsafeCell<Option<F>>,
+    /// Written once by the goroutine before DONE; taken by the joiner after
+    /// it sees DONE.
+    result: UnsafeCell<Option<thread::Result<T>>>,
+    /// Written once by the joiner before WAITING; taken by the goroutine
+    /// after it sees WAITING (else dropped with the task).
+    waiter: UnsafeCell<Option<Waiter>>,
 }
 
-struct TaskState<F, T> {
-    /// The closure; taken when the goroutine starts.
-    f: Option<F>,
-    /// Set once, by the goroutine, when it finishes.
-    result: Option<thread::Result<T>>,
-    /// True once `result` was set (it may have been taken since).
-    done: bool,
-    /// The joiner, if one waits.
-    waiter: Option<Waiter>,
-}
+// SAFETY: the cells are reached under the protocol above: `f` only by the
+// goroutine's single run; `result` and `waiter` each by one writer, then one
+// reader after an Acquire that sees the writer's Release bit. Values cross
+// threads, so F, T and Waiter must be Send (Waiter is).
+unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
 
 impl<F, T> Task<F, T>
 where
@@ -42,35 +57,31 @@ where
 {
     pub(crate) fn new(f: F) -> Arc<Task<F, T>> {
         Arc::new(Task {
-            state: Mutex::new(TaskState {
-                f: Some(f),
-                result: None,
-                done: false,
-                waiter: None,
-            }),
+            state: AtomicU8::new(0),
+            f: UnsafeCell::new(Some(f)),
+            result: UnsafeCell::new(None),
+            waiter: UnsafeCell::new(None),
         })
     }
 
-    /// Takes the closure to run. Out of line, as `finish`: `run` below is
-    /// instantiated in the user's crate with the user's closure inlined into
-    /// it, and counts as user code for preemption (symtab.rs), so it must
-    /// not itself hold the task's lock.
-    #[inline(never)]
-    fn take_f(&self) -> Option<F> {
-        self.state.lock().f.take()
-    }
-
-    /// Stores the result and wakes the joiner. Called once. Out of line
-    /// (see `take_f`).
+    /// Stores the result and wakes the joiner. Called once. Out of line:
+    /// `run` below is instantiated in the user's crate with the user's
+    /// closure inlined into it, and counts as user code for preemption
+    /// (symtab.rs); waking is runtime work and must not be.
     #[inline(never)]
     fn finish(&self, r: thread::Result<T>) {
-        let mut st = self.state.lock();
-        st.result = Some(r);
-        st.done = true;
-        let w = st.waiter.take();
-        drop(st);
-        if let Some(w) = w {
-            w.wake();
+        // SAFETY: only this goroutine writes `result`, once, and the joiner
+        // reads it only after seeing DONE, which is set below (Release).
+        unsafe { *self.result.get() = Some(r) };
+        // AcqRel: Release publishes `result`; Acquire sees the joiner's
+        // `waiter` if WAITING was set first.
+        let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
+        if prev & WAITING != 0 {
+            // SAFETY: WAITING was set after the joiner wrote `waiter` and it
+            // touches it no more; we are the only reader.
+            if let Some(w) = unsafe { (*self.waiter.get()).take() } {
+                w.wake();
+            }
         }
     }
 }
@@ -83,9 +94,11 @@ where
     /// The goroutine's body: run the closure, catching a panic (spawn.rs's
     /// policy), then publish the result. In an optimized build the closure
     /// is inlined here, so symtab.rs counts this function as user code; it
-    /// holds no lock of its own (`take_f`, `finish`).
+    /// takes no lock, and wakes the joiner out of line (`finish`).
     fn run(&self) {
-        let f = self.take_f();
+        // SAFETY: `f` is touched only here, and a goroutine's entry runs
+        // once (the G's GRun::Fresh is consumed when it starts).
+        let f = unsafe { (*self.f.get()).take() };
         let Some(f) = f else {
             crate::debug::throw("runtime: goroutine entry run twice");
         };
@@ -101,9 +114,23 @@ where
 /// The handle's view of a task, independent of the closure's type.
 trait Joinable<T>: Send + Sync {
     /// The result if ready, else registers `w` (if none is registered).
+    /// Called only by the task's one handle.
     fn take_or_wait(&self, w: &mut Option<Waiter>) -> Option<thread::Result<T>>;
     /// True once finished.
     fn done(&self) -> bool;
+}
+
+impl<F, T> Task<F, T> {
+    /// Takes the result (the joiner, after seeing DONE with Acquire).
+    fn take_result(&self) -> Option<thread::Result<T>> {
+        // SAFETY: DONE was seen with Acquire, so the goroutine's write is
+        // visible and it writes no more; the one handle is the only reader.
+        let r = unsafe { (*self.result.get()).take() };
+        if r.is_none() {
+            crate::debug::throw("runtime: goroutine result taken twice");
+        }
+        r
+    }
 }
 
 impl<F, T> Joinable<T> for Task<F, T>
@@ -112,18 +139,32 @@ where
     T: Send + 'static,
 {
     fn take_or_wait(&self, w: &mut Option<Waiter>) -> Option<thread::Result<T>> {
-        let mut st = self.state.lock();
-        if let Some(r) = st.result.take() {
-            return Some(r);
+        // Acquire: pairs with `finish`'s Release.
+        let s = self.state.load(Ordering::Acquire);
+        if s & DONE != 0 {
+            return self.take_result();
         }
-        if st.waiter.is_none() {
-            st.waiter = w.take();
+        if s & WAITING != 0 {
+            return None; // registered already (a thread's spurious wake-up)
+        }
+        let Some(me) = w.take() else {
+            return None;
+        };
+        // SAFETY: before WAITING is set nobody else reads `waiter`; the one
+        // handle writes it once.
+        unsafe { *self.waiter.get() = Some(me) };
+        // AcqRel: Release publishes `waiter`; Acquire sees `result` if DONE
+        // came first (then `finish` did not see WAITING: the waiter stays
+        // unread and we do not sleep).
+        let prev = self.state.fetch_or(WAITING, Ordering::AcqRel);
+        if prev & DONE != 0 {
+            return self.take_result();
         }
         None
     }
 
     fn done(&self) -> bool {
-        self.state.lock().done
+        self.state.load(Ordering::Acquire) & DONE != 0
     }
 }
 
