@@ -147,9 +147,7 @@ where
         if s & WAITING != 0 {
             return None; // registered already (a thread's spurious wake-up)
         }
-        let Some(me) = w.take() else {
-            return None;
-        };
+        let me = w.take()?;
         // SAFETY: before WAITING is set nobody else reads `waiter`; the one
         // handle writes it once.
         unsafe { *self.waiter.get() = Some(me) };
