@@ -36,8 +36,8 @@
 //!   band is skipped only by a frame whose part over it is never written (an
 //!   uninitialised buffer such as `[MaybeUninit<u8>; 8192]`), so every
 //!   [`SCRUB_EVERY`]th use releases a stack blindly, bounding what such a miss
-//!   keeps. Measured on W1 spawn: `shrink` is 2.4% of the profile, ~20 ns per
-//!   goroutine with the blind scrub.
+//!   keeps. Measured on W1 spawn: `shrink` was 2.4% of the profile, ~20 ns per
+//!   goroutine, with a blind scrub every 64 uses; every 1024 now.
 //! - Trim the pool: stacks in the global pool are *warm* (top page resident,
 //!   painted) or *cold* (fully released). When warm stacks are far above those
 //!   in use (`warm > 2*in_use + TRIM_FLOOR`), the scavenger thread releases the
@@ -87,8 +87,11 @@ const BAND: usize = 512;
 /// What the band holds while the stack is pooled ("gortSTK!").
 const BAND_WORD: u64 = u64::from_le_bytes(*b"gortSTK!");
 /// Every this many uses a stack is released below its top page whatever the
-/// band says (bounds a missed deep use; module header).
-const SCRUB_EVERY: u32 = 64;
+/// band says (bounds a missed deep use; module header). At 64 the blind
+/// madvise was ~17 ns of every goroutine's life (W2: `shrink` 4.5% of the
+/// profile); a missed deep use is rare (an unwritten buffer across the band),
+/// so it may wait for 1024 uses.
+const SCRUB_EVERY: u32 = 1024;
 /// The pool may hold this many warm stacks beyond twice those in use.
 const TRIM_FLOOR: usize = 256;
 /// Ranges the scavenger releases per madvise call (see `trim_once`).
