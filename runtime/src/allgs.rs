@@ -178,7 +178,7 @@ static ALLGS: Mutex<Vec<&'static GInfo>> = Mutex::new(Vec::new());
 impl GInfo {
     /// A GInfo for a fresh slot, not yet listed (see [`register`]).
     pub(crate) fn new() -> &'static GInfo {
-        Box::leak(Box::new(GInfo {
+        crate::slab::leak(GInfo {
             goid: AtomicU64::new(0),
             parent: AtomicU64::new(0),
             created_by: AtomicPtr::new(std::ptr::null_mut()),
@@ -187,7 +187,7 @@ impl GInfo {
             wait_since: AtomicU64::new(0),
             named: AtomicBool::new(false),
             name: Mutex::new(None),
-        }))
+        })
     }
 
     /// The slot's owner gives it to goroutine `goid` (the seqlock's write

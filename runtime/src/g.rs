@@ -206,7 +206,7 @@ impl G {
         match slot {
             Some(slot) => slot.fill(g),
             None => {
-                let g = GRef(NonNull::from(Box::leak(Box::new(g))));
+                let g = GRef(NonNull::from(crate::slab::leak(g)));
                 crate::allgs::register(info, g.as_ptr() as usize);
                 g
             }
@@ -393,9 +393,11 @@ impl GRef {
 
 /// The memory of a freed G, kept for reuse (an entry of Go's gFree list),
 /// with the slot's diagnostics record (retired until the slot is reused).
-/// Invariant: `g` points to an allocation made by `Box<G>` whose contents
-/// have been dropped; only this value refers to it. A dropped slot's GInfo
-/// stays listed, retired, forever (slots are never dropped in practice).
+/// Invariant: `g` points to slab memory (slab.rs, never freed) sized and
+/// aligned for a G, whose contents have been dropped; only this value refers
+/// to it. A dropped slot is leaked, and its GInfo stays listed, retired,
+/// forever (slots are never dropped in practice: the gFree lists live as
+/// long as the Ps).
 pub(crate) struct GSlot {
     g: NonNull<G>,
     info: &'static GInfo,
@@ -408,20 +410,10 @@ impl GSlot {
     /// Moves `g` into the slot.
     fn fill(self, g: G) -> GRef {
         let p = self.g;
-        std::mem::forget(self);
         // SAFETY: the slot's memory is a live allocation sized and aligned for
         // a G, with no contents to drop (GSlot invariant), owned by us alone.
         unsafe { p.as_ptr().write(g) };
         GRef(p)
-    }
-}
-
-impl Drop for GSlot {
-    fn drop(&mut self) {
-        let layout = std::alloc::Layout::new::<G>();
-        // SAFETY: the memory came from Box<G> (the global allocator with G's
-        // layout) and its contents were already dropped (GSlot invariant).
-        unsafe { std::alloc::dealloc(self.g.as_ptr().cast(), layout) };
     }
 }
 

@@ -41,6 +41,7 @@ mod sched;
 mod select;
 mod signal;
 mod sigquit;
+mod slab;
 mod spawn;
 mod stack;
 mod stats;
