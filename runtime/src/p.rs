@@ -273,6 +273,11 @@ impl P {
         }
     }
 
+    /// True if a G waits in `runnext` (any thread; a snapshot).
+    pub(crate) fn has_runnext(&self) -> bool {
+        !self.runnext.load(Ordering::Relaxed).is_null()
+    }
+
     /// Number of queued Gs (any thread; a snapshot), runnext included.
     #[allow(dead_code)] // read by tests now, by schedtrace later
     pub(crate) fn runq_len(&self) -> usize {

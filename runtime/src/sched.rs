@@ -858,17 +858,18 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
                     if p.runq_empty() && s.glob_len.load(Ordering::SeqCst) == 0 {
                         // Nobody else to run: a new slice right away.
                         ml.locked_next.set(Some(g));
-                    } else if !p.runq_empty() {
-                        // Go puts a preempted G on the global queue; we put
-                        // it at this P's tail. A G readied during the slice
-                        // (a timer's sleeper, in runnext) then runs first
-                        // even on a 61st tick, when the global look would
-                        // pick the spinner again: W6's p99 was two slices
-                        // (docs/PERFORMANCE.md). Thieves still balance it.
+                    } else if p.has_runnext() {
+                        // A G readied during the slice (a timer's sleeper)
+                        // waits in runnext: it runs next and the preempted G
+                        // right after, at this P's tail. On the global
+                        // queue (Go's place for it) a 61st tick would pick
+                        // the spinner first: W6's p99 was two slices
+                        // (docs/PERFORMANCE.md).
                         put_back(Some(p), g, Slot::Tail);
                         stop_locked_m(ml);
                     } else {
-                        // Others wait only globally: join them.
+                        // Go puts a preempted G on the global queue, behind
+                        // Gs waiting there (W8's G back from its call).
                         glob_runq_put_batch([g]);
                         stop_locked_m(ml);
                     }
