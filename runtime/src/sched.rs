@@ -92,6 +92,11 @@ pub(crate) struct Sched {
     /// Length of the global queue, readable without the lock (a hint; the
     /// lock holder re-checks). SeqCst: part of the spinning protocol.
     glob_len: AtomicUsize,
+    /// How many Gs at the head of the global queue were put there by
+    /// `ready_after_call` and not yet taken: while non-zero, find_runnable
+    /// looks at the global queue before the local one. Written under `lock`;
+    /// Relaxed reads (a hint: the look takes the lock).
+    glob_urgent: AtomicUsize,
     /// Idle Ps. Written under `lock`; SeqCst reads in wake_p (protocol).
     npidle: AtomicUsize,
     /// Spinning Ms. SeqCst: the StoreLoad pair of the header.
@@ -157,6 +162,7 @@ impl Sched {
                 midle: Vec::new(),
             }),
             glob_len: AtomicUsize::new(0),
+            glob_urgent: AtomicUsize::new(0),
             npidle: AtomicUsize::new(0),
             nmspinning: AtomicUsize::new(0),
             nmidle: AtomicUsize::new(0),
@@ -500,6 +506,12 @@ fn glob_runq_get_locked(s: &Sched, l: &mut Locked, p: &P, max: usize) -> Option<
     let first = l.glob.pop_front();
     p.runq_push_batch(l.glob.drain(..n - 1));
     s.glob_len.store(l.glob.len(), Ordering::SeqCst);
+    // The urgent Gs are the first ones (`ready_after_call`).
+    let urgent = s.glob_urgent.load(Ordering::Relaxed);
+    if urgent != 0 {
+        s.glob_urgent
+            .store(urgent.saturating_sub(n), Ordering::Relaxed);
+    }
     // Relaxed: statistics only.
     s.global_takes.fetch_add(1, Ordering::Relaxed);
     first
@@ -578,10 +590,11 @@ fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
         }
         // 0. a due timer (time.rs; a sleeper it readies runs next)
         crate::time::check_timers();
-        // 1. fairness
+        // 1. fairness, and Gs back from a blocking call (ready_after_call)
         if p.schedtick
             .load(Ordering::Relaxed)
             .is_multiple_of(GLOBAL_RUNQ_FAIRNESS_TICK)
+            || s.glob_urgent.load(Ordering::Relaxed) != 0
         {
             if let Some(g) = glob_runq_get(p, 1) {
                 return Some((g, false));
@@ -821,7 +834,12 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
     match why {
         Some(Switch::Yield) => {
             g.get().cas_status(GStatus::Running, GStatus::Runnable);
-            put_back(p, g, Slot::Tail);
+            match p {
+                Some(_) => put_back(p, g, Slot::Tail),
+                // Its P was taken while it was in a call (exit_syscall, or
+                // a stuck M's release): it has waited in the kernel already.
+                None => ready_after_call(g),
+            }
             if locked {
                 stop_locked_m(ml);
             }
@@ -919,6 +937,24 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
         return stop_m(ml);
     }
     true
+}
+
+/// Queues a G that lost its P while in a blocking call at the head of the
+/// global queue, wakes a P, and if none is free asks the longest-running
+/// slice to end (sysmon.rs `kick_longest_slice`). Go queues it at the tail
+/// and lets it wait for slices to end; an I/O-bound G back from the kernel
+/// needs the CPU briefly and should not wait behind CPU-bound ones (W8).
+/// Several returning together run newest first: a small unfairness among
+/// Gs that all just woke.
+fn ready_after_call(g: GRef) {
+    let s = sched();
+    let mut l = s.lock.lock();
+    l.glob.push_front(g);
+    s.glob_len.store(l.glob.len(), Ordering::SeqCst);
+    s.glob_urgent.fetch_add(1, Ordering::Relaxed);
+    drop(l);
+    wake_p();
+    crate::sysmon::kick_longest_slice();
 }
 
 /// Requeues a runnable G on `p` (this M's P), or on the global queue when
