@@ -347,11 +347,19 @@ fn run_once(mut cmd: Command, spec: &Spec, p: usize, timeout: Duration) -> Outco
     let stderr = err.recv_timeout(left()).unwrap_or_default();
     let tail = || {
         let lines: Vec<&str> = stderr.lines().collect();
+        // A panic's message (the line after "panicked at") first, then the
+        // last lines: a backtrace's tail alone says nothing (may's crashes).
+        let panic = lines
+            .iter()
+            .position(|l| l.contains("panicked at"))
+            .and_then(|i| lines.get(i + 1))
+            .map(|m| format!("panic: {}\n    ", m.trim()))
+            .unwrap_or_default();
         let tail = lines[lines.len().saturating_sub(8)..].join("\n    ");
         if tail.is_empty() {
             String::new()
         } else {
-            format!("; stderr:\n    {tail}")
+            format!("; stderr:\n    {panic}{tail}")
         }
     };
     match status {
