@@ -43,6 +43,10 @@ pub(crate) struct MWake {
     pub(crate) woken: bool,
 }
 
+/// How long an M with nothing to do spins before it sleeps on its condvar
+/// (`M::wait_for_p`).
+const IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
 /// The shared half of an M.
 pub(crate) struct M {
     /// Unique id (Go's m.id). Immutable.
@@ -50,6 +54,9 @@ pub(crate) struct M {
     /// Set by `start_m` under this lock; consumed by the M in `wait_for_p`.
     wake: Mutex<MWake>,
     cv: Condvar,
+    /// Mirrors `wake.woken` for `wait_for_p`'s spin, which reads it without
+    /// the lock. Release store in `wake` (under the lock), Acquire load.
+    woken_hint: AtomicBool,
     /// The G running here, or null. Written by this M; read by others for
     /// stats and dumps. Relaxed: a snapshot, never dereferenced by readers
     /// that do not own the G.
@@ -87,6 +94,7 @@ impl M {
             id: NEXT_MID.fetch_add(1, Ordering::Relaxed),
             wake: Mutex::new(MWake::default()),
             cv: Condvar::new(),
+            woken_hint: AtomicBool::new(false),
             cur_g: AtomicPtr::new(std::ptr::null_mut()),
             signal_pending: AtomicBool::new(false),
             preempt_tick: AtomicU64::new(0),
@@ -110,7 +118,10 @@ impl M {
             g,
             woken: true,
         };
+        self.woken_hint.store(true, Ordering::Release);
         drop(w);
+        // No syscall if the M is still spinning in `wait_for_p` (parking_lot
+        // skips the futex wake when nobody is parked on the condvar).
         self.cv.notify_one();
     }
 
@@ -126,11 +137,25 @@ impl M {
     /// Blocks this thread until `wake` hands it a P. The flag makes an early
     /// wake (before we wait) impossible to lose.
     pub(crate) fn wait_for_p(&self) -> (&'static P, bool, Option<GRef>) {
+        // Spin a little before sleeping: an M that just ran out of work is
+        // often handed a P again within microseconds (a spawner's `wake_p`),
+        // and a futex sleep plus wake costs both sides a syscall each (W1 at
+        // P=2: half its futex calls were this pair).
+        let start = std::time::Instant::now();
+        'spin: while start.elapsed() < IDLE_SPIN {
+            for _ in 0..64 {
+                if self.woken_hint.load(Ordering::Acquire) {
+                    break 'spin;
+                }
+                std::hint::spin_loop();
+            }
+        }
         let mut w = self.wake.lock();
         while !w.woken {
             self.cv.wait(&mut w);
         }
         let MWake { p, spinning, g, .. } = std::mem::take(&mut *w);
+        self.woken_hint.store(false, Ordering::Relaxed);
         (p.expect("woken M is given a P"), spinning, g)
     }
 }
