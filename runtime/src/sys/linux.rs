@@ -38,23 +38,21 @@ static BATCH: AtomicU8 = AtomicU8::new(BATCH_UNKNOWN);
 /// Reserves `bytes` of address space, read-write, private, `MAP_NORESERVE`:
 /// no commit charge, and the kernel backs a page only when it is touched.
 pub(crate) fn mmap_reserve(bytes: usize) -> io::Result<usize> {
-    let prot = libc::PROT_READ | libc::PROT_WRITE;
-    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
-    // SAFETY: a fresh anonymous mapping at an address of the kernel's choice
-    // overlaps nothing that exists.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), bytes, prot, flags, -1, 0) };
-    if p == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(p as usize)
+    mmap_anon(bytes, libc::MAP_NORESERVE)
 }
 
 /// Maps `bytes` of fresh read-write memory, its pages faulted in now
 /// (`MAP_POPULATE`: one call instead of a fault per page).
 pub(crate) fn mmap_populated(bytes: usize) -> io::Result<usize> {
+    mmap_anon(bytes, libc::MAP_POPULATE)
+}
+
+/// A private anonymous read-write mapping with `flags` added.
+fn mmap_anon(bytes: usize, flags: libc::c_int) -> io::Result<usize> {
     let prot = libc::PROT_READ | libc::PROT_WRITE;
-    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE;
-    // SAFETY: as in `mmap_reserve`: a fresh mapping overlaps nothing.
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags;
+    // SAFETY: a fresh anonymous mapping at an address of the kernel's choice
+    // overlaps nothing that exists.
     let p = unsafe { libc::mmap(std::ptr::null_mut(), bytes, prot, flags, -1, 0) };
     if p == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
