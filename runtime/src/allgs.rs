@@ -302,11 +302,26 @@ pub(crate) fn live() -> Vec<GSnap> {
     v
 }
 
-/// Coarse monotonic time in nanoseconds (CLOCK_MONOTONIC_COARSE: a few ms
-/// of resolution, read from the vDSO without entering the kernel). Good
-/// enough for "waiting for 2 minutes".
+/// The last reading of the coarse clock, ticked by sysmon every round (at
+/// most 10 ms apart while any P runs, 100 ms while all idle); 0 until
+/// sysmon starts. Relaxed: a timestamp, ordered by nothing.
+static COARSE_NOW: AtomicU64 = AtomicU64::new(0);
+
+/// Coarse monotonic time in nanoseconds, for "waiting since": sysmon's
+/// last tick of CLOCK_MONOTONIC_COARSE (a few ms of resolution), or the
+/// clock itself before sysmon runs. A park reads an atomic, not the clock
+/// (the vDSO call was 4% of W3's ping-pong); a stamp is at most one sysmon
+/// round old, and dumps print minutes.
 pub(crate) fn coarse_nanos() -> u64 {
-    crate::sys::monotonic_coarse_nanos()
+    match COARSE_NOW.load(Ordering::Relaxed) {
+        0 => crate::sys::monotonic_coarse_nanos(),
+        t => t,
+    }
+}
+
+/// sysmon's tick of the coarse clock.
+pub(crate) fn tick_coarse_clock() {
+    COARSE_NOW.store(crate::sys::monotonic_coarse_nanos(), Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -127,6 +127,7 @@ fn sysmon() {
     let mut delay = MIN_DELAY;
     loop {
         let now = Instant::now();
+        crate::allgs::tick_coarse_clock();
         let mut round = retake(&mut watch, now, slice);
         watch_ms(&mut pless, now, slice, &mut round);
         crate::netpoll::sysmon_tick();

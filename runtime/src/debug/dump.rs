@@ -148,7 +148,7 @@ fn write_one(w: &mut impl Write, g: &GSnap, on: Option<&OnM>, now: u64) -> io::R
 /// ```
 pub fn dump_goroutines(w: &mut impl Write) -> io::Result<()> {
     let on = running();
-    let now = allgs::coarse_nanos();
+    let now = crate::sys::monotonic_coarse_nanos();
     for (i, g) in allgs::live().iter().enumerate() {
         if i > 0 {
             writeln!(w)?;
