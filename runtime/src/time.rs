@@ -3,7 +3,7 @@
 //! half of findRunnable.
 //!
 //! # Timers (internal), and who runs them
-//! One process-wide binary min-heap of deadlines, under one lock. There is no
+//! One process-wide 4-ary min-heap of deadlines (`Heap4`), under one lock. There is no
 //! timer thread: the scheduler runs due timers, as Go does since 1.14.
 //! 1. `find_runnable` (sched.rs) calls [`check_timers`] at the top of every
 //!    round (Go's checkTimers): one atomic load when no timer is pending, a
@@ -29,7 +29,7 @@
 //! - [`cancel_timer`]`(id) -> bool` (true: the callback will not run).
 //!
 //! # Cost (100,000 pending timers must be cheap)
-//! A timer is a 24-byte heap entry plus a slot in a slab (`TimerId` = slot and
+//! A timer is a 16-byte heap entry plus a slot in a slab (`TimerId` = slot and
 //! generation): add and fire are O(log n), cancel is O(1) — the entry stays in
 //! the heap, stale, until it reaches the top or stale entries outnumber live
 //! ones (then the heap is rebuilt), as Go's deleted timers do.
