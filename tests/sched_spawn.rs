@@ -63,6 +63,42 @@ fn join_from_plain_threads() {
     });
 }
 
+/// join.rs's oneshot, raced: each goroutine finishes while its joiner (a
+/// goroutine or a plain thread) is just registering, many times over. Every
+/// result arrives once, intact (a heap value: a lost or doubled take would
+/// show as a wrong sum or a crash), and no join hangs.
+#[test]
+fn joins_racing_completion_lose_nothing() {
+    with_timeout(LIMIT, || {
+        for round in 0..20u64 {
+            let threads: Vec<_> = (0..2u64)
+                .map(|t| {
+                    std::thread::spawn(move || {
+                        (0..200u64)
+                            .map(|i| gort::go!(move || vec![round, t, i]))
+                            .map(|h| h.join().unwrap().iter().sum::<u64>())
+                            .sum::<u64>()
+                    })
+                })
+                .collect();
+            let from_g = gort::go!(move || {
+                (0..400u64)
+                    .map(|i| gort::go!(move || vec![round, i]))
+                    .map(|h| h.join().unwrap().iter().sum::<u64>())
+                    .sum::<u64>()
+            })
+            .join()
+            .unwrap();
+            let from_threads: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+            let want_t: u64 = (0..2u64)
+                .map(|t| (0..200u64).map(|i| round + t + i).sum::<u64>())
+                .sum();
+            let want_g: u64 = (0..400u64).map(|i| round + i).sum();
+            assert_eq!((from_threads, from_g), (want_t, want_g), "round {round}");
+        }
+    });
+}
+
 #[gort::test]
 fn gort_test_runs_on_a_goroutine() {
     // Joining parks this goroutine; many joins in a row must all complete.
