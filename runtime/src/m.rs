@@ -136,13 +136,15 @@ impl M {
 
     /// Blocks this thread until `wake` hands it a P. The flag makes an early
     /// wake (before we wait) impossible to lose.
-    pub(crate) fn wait_for_p(&self) -> (&'static P, bool, Option<GRef>) {
-        // Spin a little before sleeping: an M that just ran out of work is
-        // often handed a P again within microseconds (a spawner's `wake_p`),
-        // and a futex sleep plus wake costs both sides a syscall each (W1 at
-        // P=2: half its futex calls were this pair).
+    pub(crate) fn wait_for_p(&self, spin: bool) -> (&'static P, bool, Option<GRef>) {
+        // Spin a little before sleeping (`spin`: an idle M, not a locked M
+        // waiting for its G, which comes back a slice later at best): an M
+        // that just ran out of work is often handed a P again within
+        // microseconds (a spawner's `wake_p`), and a futex sleep plus wake
+        // costs both sides a syscall each (W1 at P=2: half its futex calls
+        // were this pair).
         let start = std::time::Instant::now();
-        'spin: while start.elapsed() < IDLE_SPIN {
+        'spin: while spin && start.elapsed() < IDLE_SPIN {
             for _ in 0..64 {
                 if self.woken_hint.load(Ordering::Acquire) {
                     break 'spin;

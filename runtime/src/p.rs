@@ -101,13 +101,14 @@ pub(crate) struct P {
     holder: AtomicPtr<M>,
     /// Asynchronous preemptions of Gs on this P (stats). Relaxed.
     pub(crate) preemptions: AtomicU64,
-    /// The slice sysmon last saw start on this P: its schedtick, and when
-    /// (time.rs `nanos`). Written by sysmon only; read by an M whose G came
-    /// back from a blocking call without a P, to pick whom to preempt
-    /// (sysmon.rs `kick_longest_slice`). Relaxed: a hint; a stale pair asks
-    /// the wrong slice to stop, which `preempt_m`'s tick check turns away.
-    pub(crate) seen_tick: AtomicU32,
-    pub(crate) seen_since: AtomicU64,
+    /// The slice sysmon last saw start on this P, packed in one word so a
+    /// reader never pairs one slice's tick with another's start: schedtick
+    /// in the high 32 bits, when (time.rs `nanos` / 1000, microseconds,
+    /// wrapping) in the low 32. Written by sysmon only; read by an M whose G
+    /// came back from a blocking call without a P, to pick whom to preempt
+    /// (sysmon.rs `kick_longest_slice`). Relaxed: a hint; a stale word asks
+    /// a finished slice to stop, which `preempt_m`'s tick check turns away.
+    pub(crate) seen: AtomicU64,
     /// schedtick + 1 of a slice `kick_longest_slice` asked to end, else 0:
     /// sysmon keeps asking, as for an overrun, until that slice ends (a
     /// signal that finds no safe point is dropped). Relaxed: a hint.
@@ -137,8 +138,7 @@ impl P {
             holder: AtomicPtr::new(std::ptr::null_mut()),
             preemptions: AtomicU64::new(0),
             syscalltick: AtomicU32::new(0),
-            seen_tick: AtomicU32::new(0),
-            seen_since: AtomicU64::new(u64::MAX),
+            seen: AtomicU64::new(u64::MAX),
             kick_tick: AtomicU64::new(0),
         }
     }

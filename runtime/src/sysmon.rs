@@ -191,14 +191,12 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
             (w.tick, w.since, w.checked, w.blocked_once) = (tick, now, None, false);
         }
         if fresh || w.since == now {
-            // Relaxed: a hint (P::seen_tick).
-            p.seen_tick.store(tick, Ordering::Relaxed);
-            p.seen_since
-                .store(crate::time::nanos(now), Ordering::Relaxed);
+            let us = (crate::time::nanos(now) / 1000) as u32;
+            // Relaxed: a hint (P::seen).
+            p.seen
+                .store(u64::from(tick) << 32 | u64::from(us), Ordering::Relaxed);
         }
-        // Relaxed: a hint (P::kick_tick).
-        let kicked = p.kick_tick.load(Ordering::Relaxed) == u64::from(tick) + 1;
-        let overrun = now.duration_since(w.since) >= slice || kicked;
+        let overrun = now.duration_since(w.since) >= slice;
         match status {
             PStatus::Syscall => {
                 // A new call since the last look: wait one more tick, unless
@@ -221,7 +219,11 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
                 if m.cur_g.load(Ordering::Relaxed).is_null() {
                     continue; // the M is scheduling, not running a G
                 }
-                if overrun {
+                // A slice `kick_longest_slice` asked to end counts as over
+                // (only while it runs: a blocking call in it keeps its grace).
+                // Relaxed: a hint (P::kick_tick).
+                let kicked = p.kick_tick.load(Ordering::Relaxed) == u64::from(tick) + 1;
+                if overrun || kicked {
                     preempt::preempt_m(m, tick);
                     round.asked = true;
                 }
@@ -262,21 +264,23 @@ pub(crate) fn kick_longest_slice() {
     if s.has_idle_or_spinning() {
         return; // a P will take it without anyone stopping
     }
-    let now = crate::time::nanotime();
-    let mut best: Option<(&'static P, u32, u64)> = None;
+    let now_us = (crate::time::nanotime() / 1000) as u32;
+    // (P, its slice's tick, that slice's age in µs), the oldest slice.
+    let mut best: Option<(&'static P, u32, u32)> = None;
     for p in s.all_ps() {
         if p.status() != PStatus::Running {
             continue;
         }
-        // Relaxed: hints (P::seen_tick); compared only.
+        // Relaxed: hints (P::seen); compared only.
         let tick = p.schedtick.load(Ordering::Relaxed);
-        if p.seen_tick.load(Ordering::Relaxed) != tick {
+        let seen = p.seen.load(Ordering::Relaxed);
+        if (seen >> 32) as u32 != tick {
             continue; // a slice sysmon has not seen yet: young
         }
-        let since = p.seen_since.load(Ordering::Relaxed);
-        let old = now.saturating_sub(since) >= KICK_MIN.as_nanos() as u64;
-        if old && best.is_none_or(|(_, _, b)| since < b) {
-            best = Some((p, tick, since));
+        let age = now_us.wrapping_sub(seen as u32);
+        let old = u128::from(age) >= KICK_MIN.as_micros();
+        if old && best.is_none_or(|(_, _, b)| age > b) {
+            best = Some((p, tick, age));
         }
     }
     if let Some((p, tick, _)) = best {

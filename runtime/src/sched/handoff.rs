@@ -94,7 +94,7 @@ fn new_m(p: &'static P, spinning: bool) {
 fn mstart(m: Arc<M>) {
     crate::signal::minit();
     let ml = m::bind(m);
-    let (p, spinning, g) = ml.m.wait_for_p();
+    let (p, spinning, g) = ml.m.wait_for_p(false);
     acquire_p(ml, p);
     ml.spinning.set(spinning);
     ml.locked_next.set(g);
@@ -143,7 +143,7 @@ pub(super) fn stop_locked_m(ml: &MLocal) {
     if let Some(p) = ml.p.take() {
         handoff_p(p);
     }
-    let (p, spinning, g) = ml.m.wait_for_p();
+    let (p, spinning, g) = ml.m.wait_for_p(false);
     acquire_p(ml, p);
     ml.spinning.set(spinning);
     ml.locked_next.set(g);
@@ -210,7 +210,7 @@ pub(super) fn stop_m(ml: &MLocal) -> bool {
     s.nmidle.fetch_add(1, Ordering::Relaxed);
     drop(l);
     crate::deadlock::check_dead();
-    let (p, spinning, g) = ml.m.wait_for_p();
+    let (p, spinning, g) = ml.m.wait_for_p(true);
     acquire_p(ml, p);
     ml.spinning.set(spinning);
     ml.locked_next.set(g);
