@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{is_child, run_child, texts, with_timeout};
+use common::{child_ok, is_child, with_timeout};
 
 const LIMIT: Duration = Duration::from_secs(60);
 /// Naps the sleeper must get through.
@@ -76,13 +76,7 @@ fn body() {
 }
 
 fn child(test: &str, envs: &[(&str, &str)]) -> String {
-    let out = run_child(test, envs);
-    let (so, se) = texts(&out);
-    assert!(
-        out.status.success(),
-        "child {test} {envs:?} failed\nstdout:\n{so}\nstderr:\n{se}"
-    );
-    assert!(so.contains("1 passed"), "child ran no test:\n{so}");
+    let (so, _) = child_ok(test, envs);
     if let Some(l) = so.lines().find(|l| l.contains("sleeper:")) {
         println!("{envs:?}: {}", &l[l.find("sleeper:").unwrap_or(0)..]);
     }
