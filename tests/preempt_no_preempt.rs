@@ -44,13 +44,15 @@ fn body() {
         let (outside, inside, nested, again, other_ran_inside) = gort::go!(|| {
             let outside = spin_for_a_while();
 
-            // A goroutine that wants the P the whole time.
+            // A goroutine that wants the P the whole time. Spawned inside
+            // the section: `spawn` is itself a preemption point (preempt.rs
+            // `coop_requested`), so spawned before it, it might run first.
             let ran = Arc::new(AtomicBool::new(false));
             let r = ran.clone();
-            let other = gort::go!(move || r.store(true, Ordering::SeqCst));
-            let (inside, other_ran_inside) = gort::no_preempt(|| {
+            let (other, inside, other_ran_inside) = gort::no_preempt(|| {
+                let other = gort::go!(move || r.store(true, Ordering::SeqCst));
                 let n = spin_for_a_while();
-                (n, ran.load(Ordering::SeqCst))
+                (other, n, ran.load(Ordering::SeqCst))
             });
             let nested =
                 gort::no_preempt(|| gort::no_preempt(spin_for_a_while) + spin_for_a_while());
