@@ -44,9 +44,8 @@ fn body() {
         let (outside, inside, nested, again, other_ran_inside) = gort::go!(|| {
             let outside = spin_for_a_while();
 
-            // A goroutine that wants the P the whole time. Spawned inside
-            // the section: `spawn` is itself a preemption point (preempt.rs
-            // `coop_requested`), so spawned before it, it might run first.
+            // A goroutine that wants the P the whole time, spawned inside
+            // the section so that it cannot have run before it.
             let ran = Arc::new(AtomicBool::new(false));
             let r = ran.clone();
             let (other, inside, other_ran_inside) = gort::no_preempt(|| {

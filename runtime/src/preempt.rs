@@ -190,24 +190,6 @@ fn release_p(ml: &MLocal) {
     );
 }
 
-/// Go's preemption check at a function's prologue (stackguard0 =
-/// stackPreempt), for runtime entry points that never park or yield on their
-/// own (`spawn`): true if sysmon asked this M to end the running G's slice.
-/// A signal that lands in runtime code is turned away (not a safe point), so
-/// a G that spends its slice in such calls — a spawn loop — would otherwise
-/// never be preempted; the entry point yields instead.
-pub(crate) fn coop_requested() -> bool {
-    let Some(ml) = crate::m::current() else {
-        return false;
-    };
-    let (Some(g), Some(p)) = (ml.cur_g.get(), ml.p.get()) else {
-        return false;
-    };
-    // Acquire: pairs with preempt_m's Release.
-    ml.m.preempt_tick.load(Ordering::Acquire) == u64::from(p.schedtick.load(Ordering::Relaxed)) + 1
-        && g.get().no_preempt.load(Ordering::Relaxed) == 0
-}
-
 /// Condition 1 and 2 of the header: an M running a G that sysmon asked to
 /// stop in this very slice, outside any `no_preempt` section and outside
 /// runtime code that uses the P.

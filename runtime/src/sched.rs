@@ -832,13 +832,15 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
     let locked = g.get().locked_m().is_some();
     let p = ml.p.get();
     match why {
-        Some(Switch::Yield) => {
+        Some(why @ (Switch::Yield | Switch::SyscallExit)) => {
             g.get().cas_status(GStatus::Running, GStatus::Runnable);
             match p {
-                Some(_) => put_back(p, g, Slot::Tail),
-                // Its P was taken while it was in a call (exit_syscall, or
-                // a stuck M's release): it has waited in the kernel already.
-                None => ready_after_call(g),
+                // Its P was handed off while it was in a blocking call: it
+                // has waited in the kernel already.
+                None if why == Switch::SyscallExit => ready_after_call(g),
+                // A yield, on a P or without one (after a stuck M's release:
+                // the G may well be CPU-bound, so no head start).
+                _ => put_back(p, g, Slot::Tail),
             }
             if locked {
                 stop_locked_m(ml);

@@ -91,10 +91,6 @@ impl Builder {
         );
         let handle = JoinHandle::new(task, g.get().id, name);
         sched::new_g_ready(g);
-        if crate::preempt::coop_requested() {
-            // The spawner's slice is over (preempt.rs `coop_requested`).
-            sched::gosched();
-        }
         Ok(handle)
     }
 }

@@ -22,6 +22,9 @@ use crate::stack::GStack;
 pub(crate) enum Switch {
     /// `yield_now`: requeue at the tail of the local run queue.
     Yield,
+    /// Back from a blocking call whose P was handed off (syscall.rs): queue
+    /// it first (sched.rs `ready_after_call`).
+    SyscallExit,
     /// `park`: complete the park handshake (g.rs).
     Park,
     /// Asynchronous preemption from the SIGURG handler (preempt.rs): requeue,

@@ -108,7 +108,7 @@ fn exit_syscall() {
     }
     // No P: let the scheduler queue this G and park the M.
     if let Some(g) = m::current_g() {
-        switch::switch_to_m(g, Switch::Yield);
+        switch::switch_to_m(g, Switch::SyscallExit);
     }
 }
 

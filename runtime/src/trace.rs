@@ -124,7 +124,7 @@ impl End {
     /// The end of a slice whose G switched out with `why` (None: it exited).
     pub(crate) fn of(why: Option<Switch>, reason: WaitReason) -> End {
         match why {
-            Some(Switch::Yield) => End::Yield,
+            Some(Switch::Yield | Switch::SyscallExit) => End::Yield,
             Some(Switch::Park) => End::Park(reason),
             Some(Switch::Preempted) => End::Preempt,
             None => End::Exit,
