@@ -42,7 +42,7 @@ fn main() {
     let work: Vec<_> = (0..2_000u64)
         .map(|i| {
             gort::go!(move || {
-                let mut x = i | 1;
+                let mut x = 2 * i + 1;
                 for _ in 0..20_000 {
                     x ^= x << 13;
                     x ^= x >> 7;
@@ -53,7 +53,11 @@ fn main() {
             })
         })
         .collect();
-    let checksum = work.into_iter().fold(0u64, |a, h| a ^ h.join().unwrap());
+    // A sum, not an XOR: xorshift is linear over XOR, so an XOR of the
+    // results is xorshift of the XOR of the seeds (0 here).
+    let checksum = work
+        .into_iter()
+        .fold(0u64, |a, h| a.wrapping_add(h.join().unwrap()));
     let after = gort::stats();
     let ran: Vec<u64> = after
         .ran_per_p
