@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use super::{
     background_pct, build, cpu_ticks, discover_bins, fmt_value, loadavg, median, run_once,
-    Contender, Derived, Outcome, Spec, SUITE,
+    Contender, Derived, Outcome, Shared, Spec, SUITE,
 };
 
 const USAGE: &str = "\
@@ -54,55 +54,15 @@ struct Opts {
 }
 
 fn parse_opts() -> Result<Opts, String> {
-    let mut o = Opts {
-        runs: 5,
-        only: None,
-        timeout: Duration::from_secs(120),
-        build: true,
-        write: true,
-        max_background: None,
-    };
+    let mut sh = Shared::new(Duration::from_secs(120));
+    let mut write = true;
     let mut args = std::env::args().skip(2);
     while let Some(a) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        if sh.take(&a, &mut args)? {
+            continue;
+        }
         match a.as_str() {
-            "--runs" => {
-                o.runs = value("--runs")?
-                    .parse()
-                    .ok()
-                    .filter(|&n| n >= 1)
-                    .ok_or("--runs needs a number >= 1")?
-            }
-            "--only" => {
-                let ids: Vec<String> = value("--only")?
-                    .split(',')
-                    .map(|s| s.trim().to_ascii_uppercase())
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                if let Some(bad) = ids.iter().find(|id| !SUITE.iter().any(|s| s.id == **id)) {
-                    return Err(format!("--only: no workload {bad} in BENCHMARKS.md"));
-                }
-                o.only = Some(ids);
-            }
-            "--timeout" => {
-                let s: u64 = value("--timeout")?
-                    .parse()
-                    .ok()
-                    .filter(|&n| n >= 1)
-                    .ok_or("--timeout needs seconds >= 1")?;
-                o.timeout = Duration::from_secs(s);
-            }
-            "--max-background" => {
-                o.max_background = Some(
-                    value("--max-background")?
-                        .parse()
-                        .ok()
-                        .filter(|&x: &f64| x > 0.0)
-                        .ok_or("--max-background needs a percentage > 0")?,
-                )
-            }
-            "--no-build" => o.build = false,
-            "--no-write" => o.write = false,
+            "--no-write" => write = false,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -110,7 +70,14 @@ fn parse_opts() -> Result<Opts, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(o)
+    Ok(Opts {
+        runs: sh.runs,
+        only: sh.only,
+        timeout: sh.timeout,
+        build: sh.build,
+        write,
+        max_background: sh.max_background,
+    })
 }
 
 /// How a contender runs a workload.

@@ -174,20 +174,33 @@ usage: cargo run -p gort-benches --release --bin bench -- [options]
                   PCT% of one core during it (default 25)
   --no-build      do not rebuild the workload binaries first";
 
-fn parse_opts() -> Result<Opts, String> {
-    let mut o = Opts {
-        runs: 5,
-        only: None,
-        timeout: Duration::from_secs(300),
-        build: true,
-        max_background: 25.0,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
+/// The options `bench` and `compare` share.
+struct Shared {
+    runs: usize,
+    only: Option<Vec<String>>,
+    timeout: Duration,
+    build: bool,
+    max_background: Option<f64>,
+}
+
+impl Shared {
+    fn new(timeout: Duration) -> Shared {
+        Shared {
+            runs: 5,
+            only: None,
+            timeout,
+            build: true,
+            max_background: None,
+        }
+    }
+
+    /// Takes `a` if it is one of the shared options, reading its value from
+    /// `args`; false if it is not one of them.
+    fn take(&mut self, a: &str, args: &mut impl Iterator<Item = String>) -> Result<bool, String> {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match a.as_str() {
+        match a {
             "--runs" => {
-                o.runs = value("--runs")?
+                self.runs = value("--runs")?
                     .parse()
                     .ok()
                     .filter(|&n| n >= 1)
@@ -202,7 +215,7 @@ fn parse_opts() -> Result<Opts, String> {
                 if let Some(bad) = ids.iter().find(|id| !SUITE.iter().any(|s| s.id == **id)) {
                     return Err(format!("--only: no workload {bad} in BENCHMARKS.md"));
                 }
-                o.only = Some(ids);
+                self.only = Some(ids);
             }
             "--timeout" => {
                 let s: u64 = value("--timeout")?
@@ -210,16 +223,32 @@ fn parse_opts() -> Result<Opts, String> {
                     .ok()
                     .filter(|&n| n >= 1)
                     .ok_or("--timeout needs a number of seconds >= 1")?;
-                o.timeout = Duration::from_secs(s);
+                self.timeout = Duration::from_secs(s);
             }
             "--max-background" => {
-                o.max_background = value("--max-background")?
-                    .parse()
-                    .ok()
-                    .filter(|&x: &f64| x > 0.0)
-                    .ok_or("--max-background needs a percentage > 0")?;
+                self.max_background = Some(
+                    value("--max-background")?
+                        .parse()
+                        .ok()
+                        .filter(|&x: &f64| x > 0.0)
+                        .ok_or("--max-background needs a percentage > 0")?,
+                );
             }
-            "--no-build" => o.build = false,
+            "--no-build" => self.build = false,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+fn parse_opts() -> Result<Opts, String> {
+    let mut sh = Shared::new(Duration::from_secs(300));
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if sh.take(&a, &mut args)? {
+            continue;
+        }
+        match a.as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -227,7 +256,13 @@ fn parse_opts() -> Result<Opts, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(o)
+    Ok(Opts {
+        runs: sh.runs,
+        only: sh.only,
+        timeout: sh.timeout,
+        build: sh.build,
+        max_background: sh.max_background.unwrap_or(25.0),
+    })
 }
 
 /// The workload binaries present in `src/bin`: `w<N>_<name>.rs` or
