@@ -468,14 +468,115 @@ func w10() {
 	report("W10", cpu, "cpu_ms")
 }
 
+// watchThreads starts W11's watcher, a thread of its own that samples the
+// thread count every period; the returned func stops it (after one last
+// sample) and returns the peak. The first sample is taken before it returns.
+func watchThreads(period time.Duration) func() int {
+	var peak int
+	var halt int32
+	started := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		for first := true; ; first = false {
+			last := atomic.LoadInt32(&halt)
+			if n := threads(); n > peak {
+				peak = n
+			}
+			if first {
+				close(started)
+			}
+			if last != 0 {
+				close(watched)
+				return
+			}
+			ts := syscall.NsecToTimespec(int64(period))
+			syscall.Nanosleep(&ts, nil)
+		}
+	}()
+	<-started
+	return func() int {
+		atomic.StoreInt32(&halt, 1)
+		<-watched
+		return peak
+	}
+}
+
+// hog is one W11 hog: 500 of W7's units, each seeded with the previous
+// result, the first with seed; it returns the last result.
+func hog() uint64 {
+	x := uint64(seed)
+	for i := 0; i < 500; i++ {
+		x = xorshiftUnit(x)
+	}
+	return x
+}
+
+// w11Sleeper naps 1 ms until halt is set and records the lateness of every
+// wake-up (the one that sees halt included).
+func w11Sleeper(halt *int32) []time.Duration {
+	nap := time.Millisecond
+	late := make([]time.Duration, 0, 16384)
+	for {
+		due := time.Now().Add(nap)
+		time.Sleep(nap)
+		late = append(late, time.Since(due))
+		if atomic.LoadInt32(halt) != 0 {
+			return late
+		}
+	}
+}
+
+// w11Late wakes at at, spawns one goroutine and returns how long that one
+// took to start running.
+func w11Late(at time.Time) time.Duration {
+	time.Sleep(time.Until(at))
+	spawned := time.Now()
+	ran := make(chan time.Time, 1)
+	go func() { ran <- time.Now() }()
+	return (<-ran).Sub(spawned)
+}
+
+func w11() {
+	const N = 1000
+	want := hog()
+	res := make([]uint64, N)
+	var halt int32
+	var late []time.Duration
+	var lateSpawn time.Duration
+	var hogs, others sync.WaitGroup
+	hogs.Add(N)
+	others.Add(2)
+	finish := watchThreads(2 * time.Millisecond)
+	start := time.Now()
+	go func() { late = w11Sleeper(&halt); others.Done() }()
+	go func() { lateSpawn = w11Late(start.Add(300 * time.Millisecond)); others.Done() }()
+	for i := 0; i < N; i++ {
+		go func(i int) { res[i] = hog(); hogs.Done() }(i)
+	}
+	hogs.Wait()
+	el := time.Since(start)
+	atomic.StoreInt32(&halt, 1)
+	others.Wait()
+	peak := finish()
+	for _, r := range res {
+		check("W11", r == want, "wrong result")
+	}
+	sort.Slice(late, func(i, j int) bool { return late[i] < late[j] })
+	report("W11", float64(el.Nanoseconds())/1e6, "ms_total")
+	report("W11", float64(peak), "os_threads_max")
+	report("W11", quantileMs(late, 0.99), "sleeper_p99_ms")
+	report("W11", float64(lateSpawn.Nanoseconds())/1e6, "late_spawn_ms")
+}
+
 func main() {
-	w := flag.String("w", "", "workload: W1 .. W10")
+	w := flag.String("w", "", "workload: W1 .. W11")
 	flag.Parse()
 	all := map[string]func(){"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5,
-		"W6": w6, "W7": w7, "W8": w8, "W9": w9, "W10": w10}
+		"W6": w6, "W7": w7, "W8": w8, "W9": w9, "W10": w10, "W11": w11}
 	f, ok := all[strings.ToUpper(*w)]
 	if !ok {
-		fail("gortbench", "usage: gortbench -w W1..W10")
+		fail("gortbench", "usage: gortbench -w W1..W11")
 	}
 	f()
 }

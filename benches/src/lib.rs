@@ -15,7 +15,8 @@
 //!
 //! This library holds what the workloads and the driver share: the output
 //! line (printed by workloads, parsed by the driver), the unit of CPU work of
-//! W7/W8, the peak-RSS reading of W5, and the failure path.
+//! W7/W8/W11, the peak-RSS reading of W5, the thread-count watcher of W8/W11,
+//! and the failure path.
 //!
 //! # Rules every workload binary follows (BENCHMARKS.md "Conventions")
 //! - The clock ([`std::time::Instant`]) starts just before the first spawn and
@@ -222,16 +223,23 @@ pub fn os_threads() -> usize {
         .unwrap_or(0)
 }
 
-/// W8's watcher for the peers: samples [`os_threads`] every 1 ms on a plain
-/// thread until [`ThreadPeak::finish`], which returns the peak.
+/// The watcher of W8 (for the peers) and W11: samples [`os_threads`] on a
+/// plain thread until [`ThreadPeak::finish`], which returns the peak.
 pub struct ThreadPeak {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: std::thread::JoinHandle<usize>,
 }
 
 impl ThreadPeak {
-    /// Starts sampling; the first sample is taken before this returns.
+    /// Starts sampling every 1 ms (W8); the first sample is taken before
+    /// this returns.
     pub fn start() -> ThreadPeak {
+        ThreadPeak::every(std::time::Duration::from_millis(1))
+    }
+
+    /// Starts sampling every `period`; the first sample is taken before this
+    /// returns.
+    pub fn every(period: std::time::Duration) -> ThreadPeak {
         use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let first = std::sync::Arc::new(AtomicBool::new(false));
@@ -245,7 +253,7 @@ impl ThreadPeak {
                 if last {
                     return peak;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                std::thread::sleep(period);
             }
         });
         while !first.load(SeqCst) {
@@ -273,6 +281,19 @@ pub fn w10_durations(k: usize) -> Vec<std::time::Duration> {
             std::time::Duration::from_micros(x % 100_000)
         })
         .collect()
+}
+
+/// W11's hogs: N = 1,000 tasks, each running [`W11_UNITS`] of W7's unit.
+pub const W11_HOGS: usize = 1_000;
+
+/// Units of W7's work in one W11 hog (about 20 ms on the reference machine).
+pub const W11_UNITS: usize = 500;
+
+/// One W11 hog: [`W11_UNITS`] of W7's unit ([`xorshift_unit`]), each seeded
+/// with the previous one's result, the first with [`XORSHIFT_SEED`]; returns
+/// the last result, so one wrong unit shows in the value.
+pub fn w11_hog() -> u64 {
+    (0..W11_UNITS).fold(XORSHIFT_SEED, |x, _| xorshift_unit(x))
 }
 
 /// W9's 64-byte message of client `c` in round `r` (a stale or crossed echo

@@ -149,6 +149,10 @@ pub(crate) struct G {
     lock_count: Cell<u32>,
     /// Owner-only: locked by an asynchronous preemption.
     async_locked: Cell<bool>,
+    /// Owner-only: spawned into `runnext` and displaced from it by a
+    /// wake-up before it ran, so it starts whatever the preemption budget
+    /// (sched/admit.rs).
+    admitted: Cell<bool>,
     /// `no_preempt` nesting. Written by the G, read by the SIGURG handler on
     /// the same thread. Relaxed: same-thread accesses (signal-handler
     /// reentrancy), ordered by the compiler fences in preempt.rs.
@@ -199,6 +203,7 @@ impl G {
             locked_m: Cell::new(None),
             lock_count: Cell::new(0),
             async_locked: Cell::new(false),
+            admitted: Cell::new(false),
             no_preempt: AtomicU32::new(0),
             locals: crate::local::LocalMap::new(),
             info,
@@ -271,6 +276,28 @@ impl G {
     pub(crate) fn lock_async(&self, m: &'static M) {
         self.async_locked.set(true);
         self.locked_m.set(Some(m));
+    }
+
+    /// True while an asynchronous preemption holds the G on its M
+    /// (owner-only).
+    pub(crate) fn async_locked(&self) -> bool {
+        self.async_locked.get()
+    }
+
+    /// True until the G first runs (it has no stack yet). Any thread.
+    pub(crate) fn never_ran(&self) -> bool {
+        self.stack_guard() == 0
+    }
+
+    /// Lets this G start whatever the preemption budget (owner-only).
+    pub(crate) fn admit(&self) {
+        self.admitted.set(true);
+    }
+
+    /// True if the budget may hold this G back: it has never run and was
+    /// not admitted (owner-only).
+    pub(crate) fn deferrable(&self) -> bool {
+        self.never_ran() && !self.admitted.get()
     }
 
     /// The G reached a cooperative switch: an asynchronous lock ends.

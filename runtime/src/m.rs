@@ -172,7 +172,8 @@ pub(crate) struct MLocal {
     /// True while this M is spinning (counted in sched's nmspinning).
     pub(crate) spinning: Cell<bool>,
     /// The G to run next without looking at any queue: this M's locked G,
-    /// handed back by `start_locked_m` or kept after a preemption.
+    /// handed back by `start_locked_m` or kept after a preemption, or the G
+    /// a preempted M chose for the P it handed over (`hand_off_next`).
     pub(crate) locked_next: Cell<Option<GRef>>,
     /// Non-zero while runtime code on this thread uses `p` (the scheduler on g0
     /// always; a G inside runq_put_here/gfget): the SIGURG handler must not

@@ -40,7 +40,8 @@
 //!    goroutines runnable there, else puts them on the global queue (with an
 //!    M started for each idle P) and stops.
 //! 3. sysmon polls if nobody has for 10 ms, and wakes a P for overdue
-//!    timers if no M is in the poller ([`sysmon_tick`]).
+//!    timers if no M is in the poller, or, with every P busy, asks the
+//!    longest-running slice to end so its P runs them ([`sysmon_tick`]).
 //!
 //! Ready goroutines are made runnable in batches through
 //! `sched::inject_glist` (Go's injectglist).
@@ -488,8 +489,12 @@ pub(crate) fn timers_emptied() {
 /// sysmon's share: poll if goroutines wait on I/O and nobody has polled for
 /// 10 ms (what it readies goes to the global queue, with an M started for
 /// each idle P); if timers are overdue by more than 1 ms while no M is in
-/// the poller, wake a P so that an M runs them (Go's sysmon `startm`).
-pub(crate) fn sysmon_tick() {
+/// the poller, wake a P so that an M runs them (Go's sysmon `startm`), or,
+/// if every P is busy, end the longest slice of at least a tenth of the time
+/// slice (sysmon.rs `kick_slice_for_timers`; Go waits for the slice to end):
+/// a sleeper beside CPU-bound goroutines wakes within about a millisecond.
+/// True if it asked an M to stop.
+pub(crate) fn sysmon_tick() -> bool {
     let now = time::nanotime();
     // Relaxed/SeqCst reads are hints here: a miss is retried next tick.
     if NWAITERS.load(Ordering::Relaxed) != 0
@@ -509,7 +514,9 @@ pub(crate) fn sysmon_tick() {
         // Go's sysmon: start an M for an idle P to run them. Running them
         // here would queue their goroutines globally, behind everything.
         sched::wake_p();
+        return crate::sysmon::kick_slice_for_timers();
     }
+    false
 }
 
 /// Goroutines waiting on fds now (stats and tests).

@@ -55,6 +55,10 @@ const GFREE_MAX: usize = 64;
 pub(crate) enum Slot {
     /// The `runnext` slot: runs next, inheriting the time slice.
     Next,
+    /// `runnext` for a G just woken (Go's goready): a G displaced from the
+    /// slot that has never run keeps the standing it had there, to start
+    /// whatever the preemption budget (`G::admitted`, sched/admit.rs).
+    Wake,
     /// The tail of the local queue.
     Tail,
 }
@@ -191,11 +195,14 @@ impl P {
     #[doc(alias = "runqput")]
     pub(crate) fn runq_put(&self, g: GRef, slot: Slot) -> Option<Vec<GRef>> {
         let g = match slot {
-            Slot::Next => {
+            Slot::Next | Slot::Wake => {
                 // AcqRel: Release publishes `g` to a thief's swap; Acquire
                 // takes back ownership of the previous occupant.
-                let old = self.runnext.swap(g.as_ptr(), Ordering::AcqRel);
-                GRef::from_ptr(old)?
+                let old = GRef::from_ptr(self.runnext.swap(g.as_ptr(), Ordering::AcqRel))?;
+                if slot == Slot::Wake && old.get().never_ran() {
+                    old.get().admit();
+                }
+                old
             }
             Slot::Tail => g,
         };
@@ -218,15 +225,25 @@ impl P {
     /// slice (Go's inheritTime).
     #[doc(alias = "runqget")]
     pub(crate) fn runq_get(&self) -> Option<(GRef, bool)> {
+        if let Some(g) = self.runnext_take() {
+            return Some((g, true));
+        }
+        self.runq_pop().map(|g| (g, false))
+    }
+
+    /// Takes the `runnext` G (holder only).
+    pub(crate) fn runnext_take(&self) -> Option<GRef> {
         // Relaxed pre-check avoids a write on the common empty case; the swap
         // (AcqRel, pairs with runq_put) takes ownership.
-        if !self.runnext.load(Ordering::Relaxed).is_null() {
-            let g = self.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
-            if let Some(g) = GRef::from_ptr(g) {
-                return Some((g, true));
-            }
+        if self.runnext.load(Ordering::Relaxed).is_null() {
+            return None;
         }
-        self.runq.pop().map(|g| (g, false))
+        GRef::from_ptr(self.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel))
+    }
+
+    /// Takes the head of the local queue (holder only).
+    pub(crate) fn runq_pop(&self) -> Option<GRef> {
+        self.runq.pop()
     }
 
     /// Pushes a batch taken from the global queue (holder only); the caller
@@ -285,11 +302,6 @@ impl P {
                 return h == t && next.is_null();
             }
         }
-    }
-
-    /// True if a G waits in `runnext` (any thread; a snapshot).
-    pub(crate) fn has_runnext(&self) -> bool {
-        !self.runnext.load(Ordering::Relaxed).is_null()
     }
 
     /// Number of queued Gs (any thread; a snapshot), runnext included.

@@ -68,9 +68,13 @@ use crate::m::{self, MLocal, M};
 use crate::p::{PStatus, Slot, P};
 use crate::switch::{self, GContext, Switch};
 
+mod admit;
 mod handoff;
+use admit::{admit, admit_get, admit_get_locked, AdmitQueue};
 pub(crate) use handoff::handoff_p;
-use handoff::{acquire_p, pidle_get, pidle_put, start_locked_m, start_m, stop_locked_m, stop_m};
+use handoff::{
+    acquire_p, hand_off_next, pidle_get, pidle_put, start_locked_m, start_m, stop_locked_m, stop_m,
+};
 
 /// Go's fairness tick: every 61st schedtick the global queue goes first.
 pub(crate) const GLOBAL_RUNQ_FAIRNESS_TICK: u32 = 61;
@@ -97,6 +101,15 @@ pub(crate) struct Sched {
     /// looks at the global queue before the local one. Written under `lock`;
     /// Relaxed reads (a hint: the look takes the lock).
     glob_urgent: AtomicUsize,
+    /// Length of the admission queue (sched/admit.rs), readable without
+    /// the lock. SeqCst: part of the spinning protocol, as `glob_len`.
+    admit_len: AtomicUsize,
+    /// Gs suspended mid-preemption, locked to their M (sched/admit.rs).
+    /// Relaxed: a count read as a hint.
+    npreempted: AtomicUsize,
+    /// When a G last left the admission queue, or the first entered it
+    /// (time.rs `nanotime`): its age clock (sched/admit.rs). Relaxed: a hint.
+    admit_last: AtomicU64,
     /// Idle Ps. Written under `lock`; SeqCst reads in wake_p (protocol).
     npidle: AtomicUsize,
     /// Spinning Ms. SeqCst: the StoreLoad pair of the header.
@@ -128,6 +141,9 @@ pub(crate) struct Sched {
 /// State under `Sched::lock`.
 struct Locked {
     glob: VecDeque<GRef>,
+    /// Gs that have never run, held back while the preemption budget is
+    /// spent (sched/admit.rs).
+    admit: AdmitQueue,
     pidle: Vec<&'static P>,
     midle: Vec<Arc<M>>,
 }
@@ -158,11 +174,15 @@ impl Sched {
             gomaxprocs: AtomicUsize::new(0),
             lock: Mutex::new(Locked {
                 glob: VecDeque::new(),
+                admit: AdmitQueue::default(),
                 pidle: Vec::new(),
                 midle: Vec::new(),
             }),
             glob_len: AtomicUsize::new(0),
             glob_urgent: AtomicUsize::new(0),
+            admit_len: AtomicUsize::new(0),
+            npreempted: AtomicUsize::new(0),
+            admit_last: AtomicU64::new(0),
             npidle: AtomicUsize::new(0),
             nmspinning: AtomicUsize::new(0),
             nmidle: AtomicUsize::new(0),
@@ -272,7 +292,8 @@ impl Sched {
             threads: self.mcount.load(Ordering::Relaxed),
             idle_threads: self.nmidle.load(Ordering::Relaxed),
             spinning_threads: self.nmspinning.load(Ordering::Relaxed),
-            global_runq: self.glob_len.load(Ordering::Relaxed),
+            global_runq: self.glob_len.load(Ordering::Relaxed)
+                + self.admit_len.load(Ordering::Relaxed),
             steals: self.steals.load(Ordering::Relaxed),
             global_takes: self.global_takes.load(Ordering::Relaxed),
             spawned: self.spawned.load(Ordering::Relaxed),
@@ -353,7 +374,7 @@ pub(crate) fn ready(g: GRef) {
     }
     g.get().info.clear_waiting();
     g.get().cas_status(GStatus::Waiting, GStatus::Runnable);
-    runq_put_here(g, Slot::Next);
+    runq_put_here(g, Slot::Wake);
     wake_p();
 }
 
@@ -586,27 +607,16 @@ fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
             if !stop_m(ml) {
                 return None;
             }
+            if let Some(g) = ml.locked_next.take() {
+                return Some((g, false));
+            }
             continue;
         }
         // 0. a due timer (time.rs; a sleeper it readies runs next)
         crate::time::check_timers();
-        // 1. fairness, and Gs back from a blocking call (ready_after_call)
-        if p.schedtick
-            .load(Ordering::Relaxed)
-            .is_multiple_of(GLOBAL_RUNQ_FAIRNESS_TICK)
-            || s.glob_urgent.load(Ordering::Relaxed) != 0
-        {
-            if let Some(g) = glob_runq_get(p, 1) {
-                return Some((g, false));
-            }
-        }
-        // 2. local
-        if let Some(x) = p.runq_get() {
+        // 1-3. this P's queues and the global ones
+        if let Some(x) = runq_pick(s, p) {
             return Some(x);
-        }
-        // 3. global
-        if let Some(g) = glob_runq_get(p, 0) {
-            return Some((g, false));
         }
         // 3b. netpoll without blocking (netpoll.rs); what it readies is
         // queued here (and globally for idle Ps): look again from the top.
@@ -621,12 +631,19 @@ fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
                 s.nmspinning.fetch_add(1, Ordering::SeqCst);
             }
             if let Some(g) = steal_work(ml, p) {
-                return Some((g, false));
+                match admit(s, g) {
+                    Some(g) => return Some((g, false)),
+                    None => continue, // held back: the rest of the loot is local
+                }
             }
         }
-        // 5. give up the P
+        // 5. give up the P, unless the global or admission queue has a G:
+        // whatever the budget, a P does not idle beside a runnable G.
         let mut l = s.lock.lock();
         if let Some(g) = glob_runq_get_locked(s, &mut l, p, 0) {
+            return Some((g, false));
+        }
+        if let Some(g) = admit_get_locked(s, &mut l, true) {
             return Some((g, false));
         }
         pidle_put(s, &mut l, ml);
@@ -660,12 +677,63 @@ fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
         if !stop_m(ml) {
             return None;
         }
+        // Woken with a G to run (sched/handoff.rs `hand_off_next`).
+        if let Some(g) = ml.locked_next.take() {
+            return Some((g, false));
+        }
     }
+}
+
+/// find_runnable's steps 1-3, also execute's choice after a preemption:
+/// the next G for `p` from its own queues and the global ones, or None. The
+/// bool is true for `runnext` (it inherits the slice). A G that has never
+/// run is held back while the preemption budget is spent (sched/admit.rs).
+fn runq_pick(s: &Sched, p: &P) -> Option<(GRef, bool)> {
+    // 1. fairness (the global queue, then Gs held back by the budget, when
+    // it allows), and Gs back from a blocking call (ready_after_call)
+    let fair = p
+        .schedtick
+        .load(Ordering::Relaxed)
+        .is_multiple_of(GLOBAL_RUNQ_FAIRNESS_TICK);
+    if fair || s.glob_urgent.load(Ordering::Relaxed) != 0 {
+        if let Some(g) = glob_runq_get(p, 1).and_then(|g| admit(s, g)) {
+            return Some((g, false));
+        }
+    }
+    if fair {
+        if let Some(g) = admit_get(s, false) {
+            return Some((g, false));
+        }
+    }
+    // 2. runnext: just readied or spawned by the G that ran here
+    if let Some(g) = p.runnext_take() {
+        return Some((g, true));
+    }
+    // 2a. a G held back by the budget for too long (admit.rs "Aging")
+    if admit::aged(s) {
+        if let Some(g) = admit_get(s, false) {
+            return Some((g, false));
+        }
+    }
+    // 2b. local, then 3. global (a batch into the local queue)
+    loop {
+        while let Some(g) = p.runq_pop() {
+            if let Some(g) = admit(s, g) {
+                return Some((g, false));
+            }
+        }
+        let Some(g) = glob_runq_get(p, 0) else { break };
+        if let Some(g) = admit(s, g) {
+            return Some((g, false));
+        }
+    }
+    // 3b. Gs held back by the budget, when it allows (admit.rs)
+    admit_get(s, false).map(|g| (g, false))
 }
 
 /// True if any queue holds a G (a snapshot, after a SeqCst fence).
 fn work_anywhere(s: &Sched) -> bool {
-    if s.glob_len.load(Ordering::SeqCst) != 0 {
+    if s.glob_len.load(Ordering::SeqCst) != 0 || s.admit_len.load(Ordering::SeqCst) != 0 {
         return true;
     }
     let len = s.allp_len.load(Ordering::SeqCst);
@@ -776,6 +844,9 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
     let p =
         ml.p.get()
             .unwrap_or_else(|| throw("runtime: execute without a P"));
+    if g.get().async_locked() {
+        admit::resumed(s);
+    }
     // Both counters are written only by this P's holder: a Relaxed load and
     // store (no locked read-modify-write); readers only compare values.
     if !inherit {
@@ -867,33 +938,9 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
             g.get().cas_status(GStatus::Running, GStatus::Runnable);
             // It may be inside a thread_local! borrow: it resumes only here.
             g.get().lock_async(me);
+            admit::suspended(s);
             match p {
-                Some(p) => {
-                    // Relaxed: statistics only.
-                    p.preemptions.fetch_add(1, Ordering::Relaxed);
-                    // Due timers first (find_runnable's step 0, which this
-                    // shortcut skips): a sleeper they ready is someone else to
-                    // run, or a spinning G would starve it.
-                    crate::time::check_timers();
-                    if p.runq_empty() && s.glob_len.load(Ordering::SeqCst) == 0 {
-                        // Nobody else to run: a new slice right away.
-                        ml.locked_next.set(Some(g));
-                    } else if p.has_runnext() {
-                        // A G readied during the slice (a timer's sleeper)
-                        // waits in runnext: it runs next and the preempted G
-                        // right after, at this P's tail. On the global
-                        // queue (Go's place for it) a 61st tick would pick
-                        // the spinner first: W6's p99 was two slices
-                        // (docs/PERFORMANCE.md).
-                        put_back(Some(p), g, Slot::Tail);
-                        stop_locked_m(ml);
-                    } else {
-                        // Go puts a preempted G on the global queue, behind
-                        // Gs waiting there (W8's G back from its call).
-                        glob_runq_put_batch([g]);
-                        stop_locked_m(ml);
-                    }
-                }
+                Some(p) => preempted_next(ml, p, g),
                 None => {
                     // No P to hand off: wake one for the G, or nobody would
                     // pick it up and this M would wait for ever.
@@ -941,6 +988,32 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
     true
 }
 
+/// Execute's Preempted arm on a P: `g`, now locked to this M, waits while
+/// the P runs whoever `runq_pick` chooses, handed straight to an M that can
+/// run it (sched/handoff.rs `hand_off_next`); if nobody may run, `g` gets a
+/// new slice at once. Due timers are run first (find_runnable's step 0): a
+/// sleeper they ready is someone else to run.
+fn preempted_next(ml: &'static MLocal, p: &'static P, g: GRef) {
+    // Relaxed: statistics only.
+    p.preemptions.fetch_add(1, Ordering::Relaxed);
+    crate::time::check_timers();
+    match runq_pick(sched(), p) {
+        None => ml.locked_next.set(Some(g)),
+        Some((next, from_runnext)) => {
+            if from_runnext {
+                // A G readied during the slice (a timer's sleeper) runs now
+                // and `g` right after it, at this P's tail: on the global
+                // queue a 61st tick could pick the next CPU-bound G first.
+                put_back(Some(p), g, Slot::Tail);
+            } else {
+                // Go's place for a preempted G: behind those waiting there.
+                glob_runq_put_batch([g]);
+            }
+            hand_off_next(ml, next);
+        }
+    }
+}
+
 /// Queues a G that lost its P while in a blocking call at the head of the
 /// global queue, wakes a P, and if none is free asks the longest-running
 /// slice to end (sysmon.rs `kick_longest_slice`). Go queues it at the tail
@@ -956,7 +1029,7 @@ fn ready_after_call(g: GRef) {
     s.glob_urgent.fetch_add(1, Ordering::Relaxed);
     drop(l);
     wake_p();
-    crate::sysmon::kick_longest_slice();
+    let _ = crate::sysmon::kick_longest_slice();
 }
 
 /// Requeues a runnable G on `p` (this M's P), or on the global queue when

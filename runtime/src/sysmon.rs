@@ -128,9 +128,10 @@ fn sysmon() {
     loop {
         let now = Instant::now();
         crate::allgs::tick_coarse_clock();
+        crate::sigquit::poll();
         let mut round = retake(&mut watch, now, slice);
         watch_ms(&mut pless, now, slice, &mut round);
-        crate::netpoll::sysmon_tick();
+        round.asked |= crate::netpoll::sysmon_tick();
         if round.busy == 0 {
             idle_sleep();
             delay = MIN_DELAY;
@@ -258,11 +259,24 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
 /// goroutines took 2.3 s where 1.85 is the bound). Like a kernel's wake-up
 /// preemption, ask the P whose G has run longest — at least `KICK_MIN`, by
 /// sysmon's clock — to end its slice now. At most one signal per returning
-/// G, and only when every P is busy.
-pub(crate) fn kick_longest_slice() {
+/// G, and only when every P is busy. True if it asked an M to stop.
+pub(crate) fn kick_longest_slice() -> bool {
+    kick_slice_older_than(KICK_MIN)
+}
+
+/// For a timer overdue while every P is busy (netpoll.rs `sysmon_tick`): as
+/// `kick_longest_slice`, for a slice that has run at least a tenth of the
+/// time slice, so a long `GORT_TIMESLICE` still means few preemptions.
+pub(crate) fn kick_slice_for_timers() -> bool {
+    let slice = sched().cfg.timeslice;
+    kick_slice_older_than(KICK_MIN.max(slice / 10))
+}
+
+/// Ends the longest slice of at least `min_age`, if every P is busy.
+fn kick_slice_older_than(min_age: Duration) -> bool {
     let s = sched();
     if s.has_idle_or_spinning() {
-        return; // a P will take it without anyone stopping
+        return false; // a P will take it without anyone stopping
     }
     let now_us = (crate::time::nanotime() / 1000) as u32;
     // (P, its slice's tick, that slice's age in µs), the oldest slice.
@@ -278,7 +292,7 @@ pub(crate) fn kick_longest_slice() {
             continue; // a slice sysmon has not seen yet: young
         }
         let age = now_us.wrapping_sub(seen as u32);
-        let old = u128::from(age) >= KICK_MIN.as_micros();
+        let old = u128::from(age) >= min_age.as_micros();
         if old && best.is_none_or(|(_, _, b)| age > b) {
             best = Some((p, tick, age));
         }
@@ -288,10 +302,11 @@ pub(crate) fn kick_longest_slice() {
             if !m.cur_g.load(Ordering::Relaxed).is_null() {
                 // Relaxed: a hint (P::kick_tick).
                 p.kick_tick.store(u64::from(tick) + 1, Ordering::Relaxed);
-                preempt::preempt_m(m, tick);
+                return preempt::preempt_m(m, tick);
             }
         }
     }
+    false
 }
 
 /// A P in a blocking call for at least one sysmon tick: take it if there is

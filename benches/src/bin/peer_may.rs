@@ -7,10 +7,13 @@
 //! bounces over two `mpsc` channels (strict alternation keeps at most one
 //! value in flight, as a rendezvous would), W5 parks on one `mpmc` channel.
 //! may has no preemption (W6 prints `starved=1`) and no blocking-call API:
-//! W8's `nanosleep` runs on the worker itself. may maps each coroutine's
-//! stack with its own guard-page VMA, so W2/W5 may die past ~32,700 live
-//! coroutines under the default `vm.max_map_count`: the driver records the
-//! exit.
+//! W8's `nanosleep` runs on the worker itself. may resumes a coroutine whose
+//! sleep ended on its timer thread, outside the workers: W11's sleeper wakes
+//! on time while the hogs hold every worker, but the coroutine its late
+//! coroutine spawns from there queues behind the hogs. may maps each
+//! coroutine's stack with its own guard-page VMA, so W2/W5 may die past
+//! ~32,700 live coroutines under the default `vm.max_map_count`: the driver
+//! records the exit.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -57,7 +60,8 @@ fn main() {
         "W8" => return w8(p),
         "W9" => w9,
         "W10" => w10,
-        _ => fail("peer_may", format!("usage: peer_may W1..W10 (got {w:?})")),
+        "W11" => w11,
+        _ => fail("peer_may", format!("usage: peer_may W1..W11 (got {w:?})")),
     };
     // "From one task": the workload runs in a coroutine.
     join(go(move || f(p)), &w);
@@ -365,4 +369,54 @@ fn w10(p: usize) {
     report("W10", p, quantile_ms(&late, 0.99), "p99_ms");
     report("W10", p, el.as_secs_f64() * 1e3, "ms_total");
     report("W10", p, cpu as f64, "cpu_ms");
+}
+
+/// W11's sleeper: naps 1 ms until `stop`; the lateness of every wake-up (the
+/// one that sees `stop` included).
+fn w11_sleeper(stop: &AtomicBool) -> Vec<Duration> {
+    let nap = Duration::from_millis(1);
+    let mut late = Vec::with_capacity(16_384);
+    loop {
+        let want = Instant::now() + nap;
+        may::coroutine::sleep(nap);
+        late.push(Instant::now().saturating_duration_since(want));
+        if stop.load(Relaxed) {
+            return late;
+        }
+    }
+}
+
+/// W11's late coroutine: wakes at `at`, spawns one coroutine; how long that
+/// one took to start running.
+fn w11_late(at: Instant) -> Duration {
+    may::coroutine::sleep(at.saturating_duration_since(Instant::now()));
+    let spawned = Instant::now();
+    let ran = join(go(Instant::now), "W11");
+    ran.saturating_duration_since(spawned)
+}
+
+fn w11(p: usize) {
+    let want = w11_hog();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut hs = Vec::with_capacity(W11_HOGS);
+    let watcher = ThreadPeak::every(Duration::from_millis(2));
+    let start = Instant::now();
+    let st = stop.clone();
+    let naps = go(move || w11_sleeper(&st));
+    let late = go(move || w11_late(start + Duration::from_millis(300)));
+    for _ in 0..W11_HOGS {
+        hs.push(go(w11_hog));
+    }
+    let rs: Vec<u64> = hs.into_iter().map(|h| join(h, "W11")).collect();
+    let el = start.elapsed();
+    stop.store(true, Relaxed);
+    let (mut naps, late) = (join(naps, "W11"), join(late, "W11"));
+    let threads = watcher.finish();
+    let wrong = rs.iter().filter(|&&x| x != want).count();
+    check("W11", wrong == 0, || format!("{wrong} wrong results"));
+    naps.sort_unstable();
+    report("W11", p, el.as_secs_f64() * 1e3, "ms_total");
+    report("W11", p, threads as f64, "os_threads_max");
+    report("W11", p, quantile_ms(&naps, 0.99), "sleeper_p99_ms");
+    report("W11", p, late.as_secs_f64() * 1e3, "late_spawn_ms");
 }

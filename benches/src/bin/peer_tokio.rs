@@ -8,7 +8,9 @@
 //! `broadcast` channel closed to release, W8 `task::block_in_place` (tokio's
 //! blocking-call handoff: the worker's core goes to another thread). Tasks
 //! are stackless futures, so W6's loop cannot be preempted: it prints
-//! `starved=1`, as the spec asks of a runtime without preemption.
+//! `starved=1`, as the spec asks of a runtime without preemption. For the
+//! same reason a W11 task woken by its timer (checked by the workers between
+//! tasks) runs only when the hogs queued before it have run to completion.
 
 #![forbid(unsafe_code)]
 
@@ -45,9 +47,10 @@ fn main() {
         "W8" => w8(&rt, p),
         "W9" => rt.block_on(spawn_root(w9(p))),
         "W10" => rt.block_on(spawn_root(w10(p))),
+        "W11" => rt.block_on(spawn_root(w11(p))),
         _ => fail(
             "peer_tokio",
-            format!("usage: peer_tokio W1..W10 (got {w:?})"),
+            format!("usage: peer_tokio W1..W11 (got {w:?})"),
         ),
     }
 }
@@ -379,4 +382,58 @@ async fn w10(p: usize) {
     report("W10", p, quantile_ms(&late, 0.99), "p99_ms");
     report("W10", p, el.as_secs_f64() * 1e3, "ms_total");
     report("W10", p, cpu as f64, "cpu_ms");
+}
+
+/// W11's sleeper: naps 1 ms until `stop`; the lateness of every wake-up (the
+/// one that sees `stop` included).
+async fn w11_sleeper(stop: Arc<AtomicBool>) -> Vec<Duration> {
+    let nap = Duration::from_millis(1);
+    let mut late = Vec::with_capacity(16_384);
+    loop {
+        let want = Instant::now() + nap;
+        tokio::time::sleep(nap).await;
+        late.push(Instant::now().saturating_duration_since(want));
+        if stop.load(Relaxed) {
+            return late;
+        }
+    }
+}
+
+/// W11's late task: wakes at `at`, spawns one task; how long that task took
+/// to start running.
+async fn w11_late(at: Instant) -> Duration {
+    tokio::time::sleep_until(at.into()).await;
+    let spawned = Instant::now();
+    let ran = tokio::spawn(async { Instant::now() })
+        .await
+        .unwrap_or_else(|_| fail("W11", "the late task panicked"));
+    ran.saturating_duration_since(spawned)
+}
+
+async fn w11(p: usize) {
+    let want = w11_hog();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut hs = Vec::with_capacity(W11_HOGS);
+    let watcher = ThreadPeak::every(Duration::from_millis(2));
+    let start = Instant::now();
+    let naps = tokio::spawn(w11_sleeper(stop.clone()));
+    let late = tokio::spawn(w11_late(start + Duration::from_millis(300)));
+    for _ in 0..W11_HOGS {
+        hs.push(tokio::spawn(async { w11_hog() }));
+    }
+    let rs = join_all(hs, "W11").await;
+    let el = start.elapsed();
+    stop.store(true, Relaxed);
+    let (naps, late) = (naps.await, late.await);
+    let threads = watcher.finish();
+    let wrong = rs.iter().filter(|&&x| x != want).count();
+    check("W11", wrong == 0, || format!("{wrong} wrong results"));
+    let (Ok(mut naps), Ok(late)) = (naps, late) else {
+        fail("W11", "a task panicked")
+    };
+    naps.sort_unstable();
+    report("W11", p, el.as_secs_f64() * 1e3, "ms_total");
+    report("W11", p, threads as f64, "os_threads_max");
+    report("W11", p, quantile_ms(&naps, 0.99), "sleeper_p99_ms");
+    report("W11", p, late.as_secs_f64() * 1e3, "late_spawn_ms");
 }

@@ -46,12 +46,12 @@ pub(super) fn start_m(spinning: bool) {
         return;
     };
     drop(l);
-    start_m_with(p, spinning);
+    start_m_with(p, spinning, None);
 }
 
 /// Runs `p` (already taken off the idle list, or handed off) on an idle M or
-/// a new one.
-pub(super) fn start_m_with(p: &'static P, spinning: bool) {
+/// a new one; `g`, if given, is the first G it runs.
+pub(super) fn start_m_with(p: &'static P, spinning: bool, g: Option<GRef>) {
     let s = sched();
     let mut l = s.lock.lock();
     let m = l.midle.pop();
@@ -62,19 +62,19 @@ pub(super) fn start_m_with(p: &'static P, spinning: bool) {
     match m {
         Some(m) => {
             p.set_holder(Some(&m));
-            m.wake(p, spinning, None)
+            m.wake(p, spinning, g)
         }
-        None => new_m(p, spinning),
+        None => new_m(p, spinning, g),
     }
 }
 
 /// Go's newm: a new OS thread that starts with `p`.
-fn new_m(p: &'static P, spinning: bool) {
+fn new_m(p: &'static P, spinning: bool, g: Option<GRef>) {
     let s = sched();
     crate::sysmon::start();
     let m = M::new();
     p.set_holder(Some(&m));
-    m.wake(p, spinning, None);
+    m.wake(p, spinning, g);
     s.allm.lock().push(m.clone());
     // Relaxed: statistics only.
     s.mcount.fetch_add(1, Ordering::Relaxed);
@@ -110,7 +110,7 @@ pub(crate) fn handoff_p(p: &'static P) {
     crate::trace::handoff(p);
     p.set_holder(None);
     if !p.runq_empty() || s.glob_len.load(Ordering::SeqCst) != 0 {
-        start_m_with(p, false);
+        start_m_with(p, false, None);
         return;
     }
     if s.nmspinning.load(Ordering::SeqCst) + s.npidle.load(Ordering::SeqCst) == 0
@@ -118,13 +118,13 @@ pub(crate) fn handoff_p(p: &'static P) {
             .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
     {
-        start_m_with(p, true);
+        start_m_with(p, true, None);
         return;
     }
     let mut l = s.lock.lock();
     if !l.glob.is_empty() {
         drop(l);
-        start_m_with(p, false);
+        start_m_with(p, false, None);
         return;
     }
     p.set_status(PStatus::Idle);
@@ -143,10 +143,37 @@ pub(super) fn stop_locked_m(ml: &MLocal) {
     if let Some(p) = ml.p.take() {
         handoff_p(p);
     }
+    wait_locked(ml);
+}
+
+/// The tail of `stop_locked_m`: sleep until `start_locked_m` hands this M
+/// its locked G back with a P.
+fn wait_locked(ml: &MLocal) {
     let (p, spinning, g) = ml.m.wait_for_p(false);
     acquire_p(ml, p);
     ml.spinning.set(spinning);
     ml.locked_next.set(g);
+}
+
+/// `stop_locked_m` after a preemption, when the scheduler has already chosen
+/// `next` (owned by the caller) for this M's P: the P and `next` go straight
+/// to `next`'s own M if it is locked to one (a suspended G: Go's
+/// startlockedm), else to an idle or new M, with no spinning M in between
+/// (each would be one more thread, parked after one hand-off). Then this M
+/// sleeps until its own G is handed back.
+pub(super) fn hand_off_next(ml: &MLocal, next: GRef) {
+    if ml.spinning.replace(false) {
+        sched().nmspinning.fetch_sub(1, Ordering::SeqCst);
+    }
+    let p = ml.p.take().expect("hand_off_next with a P");
+    match next.get().locked_m() {
+        Some(lm) => {
+            p.set_holder(Some(lm));
+            lm.wake(p, false, Some(next));
+        }
+        None => start_m_with(p, false, Some(next)),
+    }
+    wait_locked(ml);
 }
 
 /// Go's startlockedm: `g` is locked to another M; hand it our P and the G,

@@ -19,15 +19,6 @@ pub(crate) fn monotonic_coarse_nanos() -> u64 {
         .wrapping_add(ts.tv_nsec as u64)
 }
 
-/// Writes `buf` to `fd` once, ignoring the result (the descriptor is
-/// non-blocking: a full pipe just drops the byte). Async-signal-safe: one
-/// raw call.
-pub(crate) fn write_once(fd: libc::c_int, buf: &[u8]) {
-    // SAFETY: `buf` is a valid readable slice for its length; a bad `fd`
-    // only makes write fail with EBADF.
-    let _ = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-}
-
 /// Registers `f` to run when the process exits through `exit` (std's
 /// `process::exit`, or `main` returning). False if the table is full.
 pub(crate) fn atexit(f: extern "C" fn()) -> bool {

@@ -549,6 +549,18 @@ mod tests {
     }
 
     #[test]
+    fn w11_figures_are_lower_is_better() {
+        for unit in [
+            "ms_total",
+            "os_threads_max",
+            "sleeper_p99_ms",
+            "late_spawn_ms",
+        ] {
+            assert!(!higher_is_better(unit), "{unit}");
+        }
+    }
+
+    #[test]
     fn chart_is_svg() {
         let bars = [Bar {
             label: "W1 <x>".into(),

@@ -70,7 +70,7 @@ enum Derived {
 
 /// One workload of BENCHMARKS.md.
 struct Spec {
-    /// `W1` ... `W10`: the `name=` of its lines and the `--only` key.
+    /// `W1` ... `W11`: the `name=` of its lines and the `--only` key.
     id: &'static str,
     /// BENCHMARKS.md's title.
     title: &'static str,
@@ -95,6 +95,7 @@ const SUITE: &[Spec] = &[
     spec("W8", "blocking syscall handoff", Procs::One, &[]),
     spec("W9", "echo", Procs::All, &[]),
     spec("W10", "timers", Procs::All, &[]),
+    spec("W11", "hogs", Procs::All, &[]),
 ];
 
 const fn spec(
@@ -755,13 +756,15 @@ mod tests {
         assert_eq!(SUITE[0].ps(1), vec![1]);
         assert_eq!(SUITE[3].ps(8), vec![1]);
         assert_eq!(SUITE[4].ps(8), vec![8]);
+        let w11 = SUITE.iter().find(|s| s.id == "W11").expect("W11 is listed");
+        assert_eq!(w11.ps(2), vec![2]);
     }
 
     #[test]
     fn suite_matches_the_binaries_here() {
         let bins = discover_bins(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin"))
             .expect("src/bin is readable");
-        for id in ["W1", "W2", "W4", "W7"] {
+        for id in ["W1", "W2", "W4", "W7", "W10", "W11"] {
             assert!(bins.contains_key(id), "{id} missing from {bins:?}");
         }
         assert!(!bins.values().any(|b| b == "bench"));

@@ -1,0 +1,253 @@
+//! Threads stay bounded by GOMAXPROCS however many CPU-bound goroutines run.
+//! A goroutine switched out by SIGURG keeps its thread until its next
+//! cooperative switch, so the scheduler must not suspend one per goroutine
+//! (sched/admit.rs). Each case runs in a child process with its own
+//! GOMAXPROCS and time slice, counts the process's gort threads every 2 ms
+//! from a plain watcher thread, and checks the peak against Go's shape:
+//! the main thread plus the gort threads stay at or below 2 × GOMAXPROCS + 5
+//! (GOMAXPROCS + 4 for the article's 16 goroutines at GOMAXPROCS = 4).
+//! The cases take a lock so that two children never share the 2 cores.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{child_ok, is_child, with_timeout};
+
+/// The watchdog for one child's body.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// One child at a time (they measure a whole machine's worth of threads).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Threads of this process whose name starts with `gort-` (Ms, sysmon,
+/// the symbol-table reader).
+fn gort_threads() -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.starts_with("gort-"))
+        })
+        .count()
+}
+
+/// Samples `gort_threads` every 2 ms until dropped; `peak` is the maximum.
+struct Watcher {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn start() -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (s, p) = (stop.clone(), peak.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_max(gort_threads(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        Watcher {
+            stop,
+            peak,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops sampling; the peak with the main thread counted in.
+    fn finish(mut self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().expect("watcher");
+        }
+        self.peak.load(Ordering::Relaxed) + 1
+    }
+}
+
+/// Call-free integer work until `d` has passed since the goroutine started
+/// (a clock read every few thousand steps). Returns the last value.
+fn spin_for(d: Duration) -> u64 {
+    let start = Instant::now();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    loop {
+        for _ in 0..4096 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x = std::hint::black_box(x);
+        }
+        if start.elapsed() >= d {
+            return x;
+        }
+    }
+}
+
+/// What one hogs run saw.
+#[derive(Debug)]
+struct Seen {
+    peak_threads: usize,
+    sleeper_wakes: usize,
+    /// Hogs finished when the goroutine spawned late first ran.
+    done_at_late_start: usize,
+}
+
+/// `n` CPU goroutines of `work` each, spawned from one goroutine; beside
+/// them a 1 ms sleeper, and a goroutine that after `late_after` spawns one
+/// more and notes how many hogs had finished when it started. All started
+/// from a main goroutine, as under `#[gort::main]`.
+fn hogs(n: usize, work: Duration, late_after: Duration) -> Seen {
+    let watcher = Watcher::start();
+    let (sleeper_wakes, done_at_late_start) = gort::go!(move || hogs_main(n, work, late_after))
+        .join()
+        .expect("main goroutine");
+    Seen {
+        peak_threads: watcher.finish(),
+        sleeper_wakes,
+        done_at_late_start,
+    }
+}
+
+fn hogs_main(n: usize, work: Duration, late_after: Duration) -> (usize, usize) {
+    let done = Arc::new(AtomicUsize::new(0));
+    let all_done = Arc::new(AtomicBool::new(false));
+    let stop = all_done.clone();
+    let sleeper = gort::go!(move || {
+        let mut wakes = 0;
+        while !stop.load(Ordering::Relaxed) {
+            gort::time::sleep(Duration::from_millis(1));
+            wakes += 1;
+        }
+        wakes
+    });
+    let d = done.clone();
+    let late = gort::go!(move || {
+        gort::time::sleep(late_after);
+        let d2 = d.clone();
+        gort::go!(move || d2.load(Ordering::SeqCst))
+            .join()
+            .expect("late goroutine")
+    });
+    let d = done.clone();
+    let spawner = gort::go!(move || {
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                let d = d.clone();
+                gort::go!(move || {
+                    let x = spin_for(work);
+                    d.fetch_add(1, Ordering::SeqCst);
+                    x
+                })
+            })
+            .collect();
+        let mut joined = 0;
+        for h in hs {
+            h.join().expect("hog");
+            joined += 1;
+        }
+        joined
+    });
+    assert_eq!(spawner.join().expect("spawner"), n, "every hog completed");
+    all_done.store(true, Ordering::Relaxed);
+    let sleeper_wakes = sleeper.join().expect("sleeper");
+    let done_at_late_start = late.join().expect("late spawner");
+    (sleeper_wakes, done_at_late_start)
+}
+
+fn run(test: &str, envs: &[(&str, &str)]) -> String {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (so, _) = child_ok(test, envs);
+    let line = so
+        .lines()
+        .find(|l| l.starts_with("hogs:"))
+        .unwrap_or_default()
+        .to_string();
+    println!("{test}: {line}");
+    line
+}
+
+/// 500 CPU goroutines at P = 2: threads ≤ 2P + 5 = 9, the sleeper keeps
+/// waking, a goroutine spawned late starts before the hogs are done.
+#[test]
+fn five_hundred_hogs_p2() {
+    const T: &str = "five_hundred_hogs_p2_child";
+    run(T, &[("GOMAXPROCS", "2"), ("GORT_TIMESLICE", "2ms")]);
+}
+
+#[test]
+fn five_hundred_hogs_p2_child() {
+    if !is_child("five_hundred_hogs_p2_child") {
+        return;
+    }
+    let seen = with_timeout(LIMIT, || {
+        hogs(500, Duration::from_millis(5), Duration::from_millis(300))
+    });
+    println!("hogs: {seen:?}");
+    assert!(
+        seen.peak_threads <= 2 * 2 + 5,
+        "threads {}",
+        seen.peak_threads
+    );
+    assert!(
+        seen.sleeper_wakes >= 20,
+        "sleeper woke {}",
+        seen.sleeper_wakes
+    );
+    assert!(
+        seen.done_at_late_start < 500,
+        "the late goroutine waited for every hog"
+    );
+}
+
+/// The article's scenario: 16 CPU goroutines at GOMAXPROCS = 4 on this
+/// machine's cores stay within GOMAXPROCS + 4 = 8 threads.
+#[test]
+fn article_sixteen_at_p4() {
+    const T: &str = "article_sixteen_at_p4_child";
+    run(T, &[("GOMAXPROCS", "4")]);
+}
+
+#[test]
+fn article_sixteen_at_p4_child() {
+    if !is_child("article_sixteen_at_p4_child") {
+        return;
+    }
+    let seen = with_timeout(LIMIT, || {
+        hogs(16, Duration::from_millis(100), Duration::from_millis(50))
+    });
+    println!("hogs: {seen:?}");
+    assert!(seen.peak_threads <= 4 + 4, "threads {}", seen.peak_threads);
+}
+
+/// 20,000 short CPU goroutines at a 1 ms slice complete (once, threads
+/// grew until thread creation failed), within 2P + 5 threads.
+#[test]
+fn twenty_thousand_short_hogs() {
+    const T: &str = "twenty_thousand_short_hogs_child";
+    run(T, &[("GOMAXPROCS", "2"), ("GORT_TIMESLICE", "1ms")]);
+}
+
+#[test]
+fn twenty_thousand_short_hogs_child() {
+    if !is_child("twenty_thousand_short_hogs_child") {
+        return;
+    }
+    let seen = with_timeout(LIMIT, || {
+        hogs(
+            20_000,
+            Duration::from_micros(1200),
+            Duration::from_millis(300),
+        )
+    });
+    println!("hogs: {seen:?}");
+    assert!(
+        seen.peak_threads <= 2 * 2 + 5,
+        "threads {}",
+        seen.peak_threads
+    );
+}
