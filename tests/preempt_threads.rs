@@ -251,3 +251,37 @@ fn twenty_thousand_short_hogs_child() {
         seen.peak_threads
     );
 }
+
+/// Past `gort::debug::set_max_threads`, Go's fatal message and a non-zero
+/// exit: 20 goroutines in calls nobody announced (each keeps its thread)
+/// against a limit of 6 threads.
+#[test]
+fn thread_limit_is_fatal_with_gos_message() {
+    const T: &str = "thread_limit_child";
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let out = common::run_child(T, &[("GOMAXPROCS", "2")]);
+    let (so, se) = common::texts(&out);
+    assert!(!out.status.success(), "the child survived:\n{so}\n{se}");
+    assert!(
+        se.contains("runtime: program exceeds 6-thread limit")
+            && se.contains("fatal error: thread exhaustion"),
+        "stderr:\n{se}"
+    );
+}
+
+#[test]
+fn thread_limit_child() {
+    if !is_child("thread_limit_child") {
+        return;
+    }
+    assert_eq!(gort::debug::set_max_threads(6), 10_000, "Go's default");
+    with_timeout(LIMIT, || {
+        let hs: Vec<_> = (0..20)
+            .map(|_| gort::go!(|| std::thread::sleep(Duration::from_secs(30))))
+            .collect();
+        for h in hs {
+            h.join().expect("sleeper");
+        }
+    });
+    println!("all 20 finished: the limit did not stop the program");
+}

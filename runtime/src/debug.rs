@@ -7,7 +7,7 @@
 //! and the default, as Go's runtime does for GOMAXPROCS.
 //!
 //! Public, as Go's `runtime/debug`: [`dump_goroutines`] (what SIGQUIT
-//! prints, debug/dump.rs). `GODEBUG=schedtrace=N[,scheddetail=1]` is
+//! prints, debug/dump.rs) and [`set_max_threads`] (Go's SetMaxThreads). `GODEBUG=schedtrace=N[,scheddetail=1]` is
 //! debug/schedtrace.rs; `init_diagnostics` starts what the environment asks for.
 
 #![forbid(unsafe_code)]
@@ -20,6 +20,7 @@ use crate::stack::{check_stack_size, DEFAULT_STACK_SIZE};
 mod dump;
 mod schedtrace;
 
+pub use crate::sched::set_max_threads;
 pub use dump::dump_goroutines;
 
 /// Starts the diagnostics: the SIGQUIT goroutine dump (sigquit.rs), and

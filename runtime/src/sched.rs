@@ -72,6 +72,7 @@ mod admit;
 mod handoff;
 use admit::{admit, admit_get, admit_get_locked, AdmitQueue};
 pub(crate) use handoff::handoff_p;
+pub use handoff::set_max_threads;
 use handoff::{
     acquire_p, hand_off_next, pidle_get, pidle_put, start_locked_m, start_m, stop_locked_m, stop_m,
 };

@@ -20,8 +20,10 @@
 //! sched/handoff.rs `mstart` calls [`minit`] first thing on every M thread (Go's
 //! minit): the first call installs the handler process-wide (Go's initsig) —
 //! before any goroutine can run, since goroutines run only on Ms — and every
-//! call gives its M a guarded signal stack (`stack::signal_stack_alloc`, Go's
-//! minitSignalStack). The handler runs there, with `SA_ONSTACK`, because the
+//! call makes sure its M has a guarded signal stack (Go's minitSignalStack):
+//! the one std installs on the threads it spawns, or, where there is none,
+//! one of ours (`stack::signal_stack_alloc`). One per M, not two: each is a
+//! mapping and a guard, and threads × VMAs is what a process runs out of. The handler runs there, with `SA_ONSTACK`, because the
 //! overflowing goroutine's own stack has no room left.
 //!
 //! # The handler is async-signal-safe
@@ -44,6 +46,10 @@ use std::sync::{Once, OnceLock};
 use crate::g::G;
 use crate::{m, stack, sys};
 
+/// The smallest signal stack [`minit`] keeps: the overflow report's frame
+/// (a 1 KiB buffer and a few calls) with room to spare.
+const MIN_SIGNAL_STACK: usize = 8 * 1024;
+
 /// The dispositions ours replaced, for faults that are not goroutine overflows.
 static PREV_SEGV: OnceLock<libc::sigaction> = OnceLock::new();
 static PREV_BUS: OnceLock<libc::sigaction> = OnceLock::new();
@@ -54,6 +60,13 @@ static PREV_BUS: OnceLock<libc::sigaction> = OnceLock::new();
 pub(crate) fn minit() {
     static INIT: Once = Once::new();
     INIT.call_once(init_sig);
+    // std gives every thread it spawns a guarded signal stack of its own
+    // (for its stack overflow message); one per M is enough: use it.
+    if let Ok(Some((_, size))) = sys::sigaltstack_get() {
+        if size >= MIN_SIGNAL_STACK {
+            return;
+        }
+    }
     match stack::signal_stack_alloc() {
         Ok((lo, size)) => {
             // SAFETY: the range was mapped for this M alone and is never

@@ -31,6 +31,36 @@ use super::*;
 /// Idle Ms kept beyond GOMAXPROCS before an M ends its thread instead.
 const IDLE_M_SLACK: usize = 4;
 
+/// An M's own stack (Go's g0): the scheduler, timers and the netpoller run
+/// there, never goroutines, which have their own. Far below std's 2 MiB
+/// default; virtual memory, committed as touched.
+const M_STACK_SIZE: usize = 256 * 1024;
+
+/// Go's debug.SetMaxThreads default.
+const DEFAULT_MAX_THREADS: usize = 10_000;
+
+/// The most Ms that may exist at once (`gort::debug::set_max_threads`).
+/// Relaxed: a limit checked when an M is made.
+static MAX_THREADS: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_THREADS);
+
+/// Go's debug.SetMaxThreads: sets the most OS threads the runtime may
+/// create for goroutines and returns the previous limit. Past it the
+/// program stops with Go's fatal error (thread exhaustion) rather than let
+/// the system fail later; a value of 0 is taken as 1.
+pub fn set_max_threads(n: usize) -> usize {
+    MAX_THREADS.swap(n.max(1), Ordering::Relaxed)
+}
+
+/// Go's checkmcount: one more M must stay within the limit.
+fn check_mcount(s: &Sched) {
+    let max = MAX_THREADS.load(Ordering::Relaxed);
+    // Relaxed: see Sched::mcount; Ms are made one at a time per caller.
+    if s.mcount.load(Ordering::Relaxed) >= max {
+        crate::debug::warn(&format!("runtime: program exceeds {max}-thread limit"));
+        throw("thread exhaustion");
+    }
+}
+
 /// Go's startm: takes an idle P and runs it on an idle M or a new one. With
 /// `spinning`, the caller has already counted the new M in nmspinning.
 #[doc(alias = "startm")]
@@ -71,6 +101,7 @@ pub(super) fn start_m_with(p: &'static P, spinning: bool, g: Option<GRef>) {
 /// Go's newm: a new OS thread that starts with `p`.
 fn new_m(p: &'static P, spinning: bool, g: Option<GRef>) {
     let s = sched();
+    check_mcount(s);
     crate::sysmon::start();
     let m = M::new();
     p.set_holder(Some(&m));
@@ -82,10 +113,15 @@ fn new_m(p: &'static P, spinning: bool, g: Option<GRef>) {
     let name = format!("gort-m{}", m.id);
     let r = std::thread::Builder::new()
         .name(name)
+        .stack_size(M_STACK_SIZE)
         .spawn(move || mstart(m));
     if let Err(e) = r {
-        crate::debug::warn(&format!("runtime: failed to create new OS thread: {e}"));
-        throw("runtime: cannot create an M");
+        // Go's newosproc failure, with the count it prints.
+        let have = s.mcount.load(Ordering::Relaxed) - 1;
+        crate::debug::warn(&format!(
+            "runtime: failed to create new OS thread (have {have} already; {e})"
+        ));
+        throw("newosproc");
     }
 }
 

@@ -210,6 +210,18 @@ pub(crate) unsafe fn sigaltstack_set(base: usize, size: usize) -> io::Result<()>
     Ok(())
 }
 
+/// This thread's signal stack `(base, size)`, if one is installed.
+pub(crate) fn sigaltstack_get() -> io::Result<Option<(usize, usize)>> {
+    // SAFETY: a zeroed stack_t is a valid out-parameter; no new stack is set.
+    let mut old: libc::stack_t = unsafe { std::mem::zeroed() };
+    // SAFETY: null for the new stack only reads the current one into `old`.
+    let r = unsafe { libc::sigaltstack(std::ptr::null(), &mut old) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((old.ss_flags & libc::SS_DISABLE == 0).then_some((old.ss_sp as usize, old.ss_size)))
+}
+
 /// This thread's errno slot. Async-signal-safe.
 fn errno_location() -> *mut libc::c_int {
     // SAFETY: __errno_location has no preconditions; it returns this
