@@ -159,102 +159,117 @@ fn hogs_main(n: usize, work: Duration, late_after: Duration) -> (usize, usize) {
     (sleeper_wakes, done_at_late_start)
 }
 
-fn run(test: &str, envs: &[(&str, &str)]) -> String {
+/// Runs `test`'s child (one at a time) with `envs` and echoes its summary.
+fn run(test: &str, envs: &[(&str, &str)]) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (so, _) = child_ok(test, envs);
-    let line = so
-        .lines()
-        .find(|l| l.starts_with("hogs:"))
-        .unwrap_or_default()
-        .to_string();
-    println!("{test}: {line}");
-    line
+    let line = so.lines().find(|l| l.starts_with("hogs:"));
+    println!("{test}: {}", line.unwrap_or_default());
 }
 
-/// 500 CPU goroutines at P = 2: threads ≤ 2P + 5 = 9, the sleeper keeps
+/// What a hogs child must see.
+struct Want {
+    /// Peak threads, the main thread included.
+    max_threads: usize,
+    /// Wake-ups the 1 ms sleeper must get while the hogs run.
+    min_wakes: usize,
+}
+
+/// In `test`'s child: runs [`hogs`] and checks `want`, that every hog
+/// completed and that the late goroutine did not wait for all of them.
+fn hogs_child(test: &str, n: usize, work: Duration, late_after: Duration, want: Want) {
+    if !is_child(test) {
+        return;
+    }
+    let seen = with_timeout(LIMIT, move || hogs(n, work, late_after));
+    println!("hogs: {seen:?}");
+    assert!(seen.peak_threads <= want.max_threads, "{seen:?}");
+    assert!(seen.sleeper_wakes >= want.min_wakes, "{seen:?}");
+    assert!(
+        seen.done_at_late_start < n,
+        "the late goroutine waited: {seen:?}"
+    );
+}
+
+/// 300 CPU goroutines at P = 1: threads ≤ 2P + 5 = 7, the sleeper keeps
 /// waking, a goroutine spawned late starts before the hogs are done.
 #[test]
+fn three_hundred_hogs_p1() {
+    run(
+        "three_hundred_hogs_p1_child",
+        &[("GOMAXPROCS", "1"), ("GORT_TIMESLICE", "2ms")],
+    );
+}
+
+#[test]
+fn three_hundred_hogs_p1_child() {
+    let want = Want {
+        max_threads: 2 + 5,
+        min_wakes: 20,
+    };
+    let (work, late) = (Duration::from_millis(5), Duration::from_millis(300));
+    hogs_child("three_hundred_hogs_p1_child", 300, work, late, want);
+}
+
+/// 500 CPU goroutines at P = 2: threads ≤ 2P + 5 = 9, and as above.
+#[test]
 fn five_hundred_hogs_p2() {
-    const T: &str = "five_hundred_hogs_p2_child";
-    run(T, &[("GOMAXPROCS", "2"), ("GORT_TIMESLICE", "2ms")]);
+    run(
+        "five_hundred_hogs_p2_child",
+        &[("GOMAXPROCS", "2"), ("GORT_TIMESLICE", "2ms")],
+    );
 }
 
 #[test]
 fn five_hundred_hogs_p2_child() {
-    if !is_child("five_hundred_hogs_p2_child") {
-        return;
-    }
-    let seen = with_timeout(LIMIT, || {
-        hogs(500, Duration::from_millis(5), Duration::from_millis(300))
-    });
-    println!("hogs: {seen:?}");
-    assert!(
-        seen.peak_threads <= 2 * 2 + 5,
-        "threads {}",
-        seen.peak_threads
-    );
-    assert!(
-        seen.sleeper_wakes >= 20,
-        "sleeper woke {}",
-        seen.sleeper_wakes
-    );
-    assert!(
-        seen.done_at_late_start < 500,
-        "the late goroutine waited for every hog"
-    );
+    let want = Want {
+        max_threads: 2 * 2 + 5,
+        min_wakes: 20,
+    };
+    let (work, late) = (Duration::from_millis(5), Duration::from_millis(300));
+    hogs_child("five_hundred_hogs_p2_child", 500, work, late, want);
 }
 
 /// The article's scenario: 16 CPU goroutines at GOMAXPROCS = 4 on this
 /// machine's cores stay within GOMAXPROCS + 4 = 8 threads.
 #[test]
 fn article_sixteen_at_p4() {
-    const T: &str = "article_sixteen_at_p4_child";
-    run(T, &[("GOMAXPROCS", "4")]);
+    run("article_sixteen_at_p4_child", &[("GOMAXPROCS", "4")]);
 }
 
 #[test]
 fn article_sixteen_at_p4_child() {
-    if !is_child("article_sixteen_at_p4_child") {
-        return;
-    }
-    let seen = with_timeout(LIMIT, || {
-        hogs(16, Duration::from_millis(100), Duration::from_millis(50))
-    });
-    println!("hogs: {seen:?}");
-    assert!(seen.peak_threads <= 4 + 4, "threads {}", seen.peak_threads);
+    let want = Want {
+        max_threads: 4 + 4,
+        min_wakes: 1,
+    };
+    let (work, late) = (Duration::from_millis(100), Duration::from_millis(50));
+    hogs_child("article_sixteen_at_p4_child", 16, work, late, want);
 }
 
 /// 20,000 short CPU goroutines at a 1 ms slice complete (once, threads
 /// grew until thread creation failed), within 2P + 5 threads.
 #[test]
 fn twenty_thousand_short_hogs() {
-    const T: &str = "twenty_thousand_short_hogs_child";
-    run(T, &[("GOMAXPROCS", "2"), ("GORT_TIMESLICE", "1ms")]);
+    run(
+        "twenty_thousand_short_hogs_child",
+        &[("GOMAXPROCS", "2"), ("GORT_TIMESLICE", "1ms")],
+    );
 }
 
 #[test]
 fn twenty_thousand_short_hogs_child() {
-    if !is_child("twenty_thousand_short_hogs_child") {
-        return;
-    }
-    let seen = with_timeout(LIMIT, || {
-        hogs(
-            20_000,
-            Duration::from_micros(1200),
-            Duration::from_millis(300),
-        )
-    });
-    println!("hogs: {seen:?}");
-    assert!(
-        seen.peak_threads <= 2 * 2 + 5,
-        "threads {}",
-        seen.peak_threads
-    );
+    let want = Want {
+        max_threads: 2 * 2 + 5,
+        min_wakes: 20,
+    };
+    let (work, late) = (Duration::from_micros(1200), Duration::from_millis(300));
+    hogs_child("twenty_thousand_short_hogs_child", 20_000, work, late, want);
 }
 
 /// Past `gort::debug::set_max_threads`, Go's fatal message and a non-zero
-/// exit: 20 goroutines in calls nobody announced (each keeps its thread)
-/// against a limit of 6 threads.
+/// exit: 20 goroutines blocked in a std Barrier (a call nobody announced:
+/// each keeps its thread) against a limit of 6 threads.
 #[test]
 fn thread_limit_is_fatal_with_gos_message() {
     const T: &str = "thread_limit_child";
@@ -274,14 +289,25 @@ fn thread_limit_child() {
     if !is_child("thread_limit_child") {
         return;
     }
+    const N: usize = 20;
     assert_eq!(gort::debug::set_max_threads(6), 10_000, "Go's default");
     with_timeout(LIMIT, || {
-        let hs: Vec<_> = (0..20)
-            .map(|_| gort::go!(|| std::thread::sleep(Duration::from_secs(30))))
+        // All N goroutines block at once only if N threads exist; this
+        // thread is the last to arrive, so a runtime that stayed within the
+        // limit would release them and the child would pass (a failure).
+        let barrier = Arc::new(std::sync::Barrier::new(N + 1));
+        let hs: Vec<_> = (0..N)
+            .map(|_| {
+                let b = barrier.clone();
+                gort::go!(move || {
+                    b.wait();
+                })
+            })
             .collect();
+        barrier.wait();
         for h in hs {
-            h.join().expect("sleeper");
+            h.join().expect("waiter");
         }
     });
-    println!("all 20 finished: the limit did not stop the program");
+    println!("all {N} finished: the limit did not stop the program");
 }

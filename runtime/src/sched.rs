@@ -601,15 +601,17 @@ fn schedule(ml: &'static MLocal) {
 fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
     let s = sched();
     loop {
+        // Woken from `stop_m` with a G to run (sched/handoff.rs
+        // `hand_off_next`): it goes first, as in `schedule`.
+        if let Some(g) = ml.locked_next.take() {
+            return Some((g, false));
+        }
         let p =
             ml.p.get()
                 .unwrap_or_else(|| throw("runtime: find_runnable without a P"));
         if p.id >= s.gomaxprocs() && retire_p(ml) {
             if !stop_m(ml) {
                 return None;
-            }
-            if let Some(g) = ml.locked_next.take() {
-                return Some((g, false));
             }
             continue;
         }
@@ -677,10 +679,6 @@ fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
         }
         if !stop_m(ml) {
             return None;
-        }
-        // Woken with a G to run (sched/handoff.rs `hand_off_next`).
-        if let Some(g) = ml.locked_next.take() {
-            return Some((g, false));
         }
     }
 }

@@ -130,10 +130,7 @@ fn new_m(p: &'static P, spinning: bool, g: Option<GRef>) {
 fn mstart(m: Arc<M>) {
     crate::signal::minit();
     let ml = m::bind(m);
-    let (p, spinning, g) = ml.m.wait_for_p(false);
-    acquire_p(ml, p);
-    ml.spinning.set(spinning);
-    ml.locked_next.set(g);
+    wait_for_p(ml, false);
     schedule(ml);
 }
 
@@ -179,16 +176,24 @@ pub(super) fn stop_locked_m(ml: &MLocal) {
     if let Some(p) = ml.p.take() {
         handoff_p(p);
     }
-    wait_locked(ml);
+    wait_for_p(ml, false);
 }
 
-/// The tail of `stop_locked_m`: sleep until `start_locked_m` hands this M
-/// its locked G back with a P.
-fn wait_locked(ml: &MLocal) {
-    let (p, spinning, g) = ml.m.wait_for_p(false);
+/// Sleeps until this M is handed a P (m.rs `M::wake`), then holds it, with
+/// the spinning state and the G to run first it was handed. `spin`: spin a
+/// little first (an idle M; a locked M waits a slice at best).
+fn wait_for_p(ml: &MLocal, spin: bool) {
+    let (p, spinning, g) = ml.m.wait_for_p(spin);
     acquire_p(ml, p);
     ml.spinning.set(spinning);
     ml.locked_next.set(g);
+}
+
+/// Hands `p` and `g`, which is locked to `lm`, to that M (Go's
+/// startlockedm's hand-off).
+fn wake_locked(p: &'static P, lm: &'static M, g: GRef) {
+    p.set_holder(Some(lm));
+    lm.wake(p, false, Some(g));
 }
 
 /// `stop_locked_m` after a preemption, when the scheduler has already chosen
@@ -203,13 +208,10 @@ pub(super) fn hand_off_next(ml: &MLocal, next: GRef) {
     }
     let p = ml.p.take().expect("hand_off_next with a P");
     match next.get().locked_m() {
-        Some(lm) => {
-            p.set_holder(Some(lm));
-            lm.wake(p, false, Some(next));
-        }
+        Some(lm) => wake_locked(p, lm, next),
         None => start_m_with(p, false, Some(next)),
     }
-    wait_locked(ml);
+    wait_for_p(ml, false);
 }
 
 /// Go's startlockedm: `g` is locked to another M; hand it our P and the G,
@@ -217,8 +219,7 @@ pub(super) fn hand_off_next(ml: &MLocal, next: GRef) {
 #[doc(alias = "startlockedm")]
 pub(super) fn start_locked_m(ml: &MLocal, g: GRef, lm: &'static M) -> bool {
     let p = ml.p.take().expect("start_locked_m with a P");
-    p.set_holder(Some(lm));
-    lm.wake(p, false, Some(g));
+    wake_locked(p, lm, g);
     stop_m(ml)
 }
 
@@ -273,9 +274,6 @@ pub(super) fn stop_m(ml: &MLocal) -> bool {
     s.nmidle.fetch_add(1, Ordering::Relaxed);
     drop(l);
     crate::deadlock::check_dead();
-    let (p, spinning, g) = ml.m.wait_for_p(true);
-    acquire_p(ml, p);
-    ml.spinning.set(spinning);
-    ml.locked_next.set(g);
+    wait_for_p(ml, true);
     true
 }
