@@ -25,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -123,14 +124,16 @@ fn sysmon() {
     let slice = s.cfg.timeslice;
     let cap = (slice / 2).clamp(MIN_DELAY * 5, MAX_DELAY);
     let mut watch: Vec<Option<PWatch>> = Vec::new();
-    let mut pless: Vec<(u64, Instant)> = Vec::new();
+    let mut pless = HashMap::new();
+    let mut pass = 0u64;
     let mut delay = MIN_DELAY;
     loop {
         let now = Instant::now();
         crate::allgs::tick_coarse_clock();
         crate::sigquit::poll();
         let mut round = retake(&mut watch, now, slice);
-        watch_ms(&mut pless, now, slice, &mut round);
+        pass += 1;
+        watch_ms(&mut pless, pass, now, slice, &mut round);
         round.asked |= crate::netpoll::sysmon_tick();
         if round.busy == 0 {
             idle_sleep();
@@ -220,37 +223,54 @@ fn retake(watch: &mut Vec<Option<PWatch>>, now: Instant, slice: Duration) -> Rou
                 if m.cur_g.load(Ordering::Relaxed).is_null() {
                     continue; // the M is scheduling, not running a G
                 }
-                // A slice `kick_longest_slice` asked to end counts as over
-                // (only while it runs: a blocking call in it keeps its grace).
-                // Relaxed: a hint (P::kick_tick).
-                let kicked = p.kick_tick.load(Ordering::Relaxed) == u64::from(tick) + 1;
-                if overrun || kicked {
-                    preempt::preempt_m(m, tick);
-                    round.asked = true;
-                }
-                // Reading /proc costs tens of µs: at most once per
-                // STUCK_RECHECK per slice.
-                let long = now.duration_since(w.since);
-                let again = if w.blocked_once {
-                    STUCK_CHECK / 2
-                } else {
-                    STUCK_RECHECK
-                };
-                let due = w.checked.is_none_or(|c| now.duration_since(c) >= again);
-                if long >= STUCK_CHECK.min(slice) && due {
-                    w.checked = Some(now);
-                    let blocked = thread_blocked(m);
-                    if blocked && w.blocked_once {
-                        preempt::release_m(m, tick);
-                        round.asked = true;
-                    }
-                    w.blocked_once = blocked;
-                    round.asked |= blocked;
-                }
+                watch_running(p, m, w, now, slice, &mut round);
             }
         }
     }
     round
+}
+
+/// retake for a P whose M runs a G in slice `w.tick`: is its thread stuck in
+/// a call nobody announced (then ask it to release the P), else has the
+/// slice run out (then ask it to stop)?
+///
+/// The thread's state is read before any signal of this round, and not while
+/// one of ours is still in flight (`signal_pending`): a signal wakes the
+/// thread out of its blocking call, and while it waits for a CPU to handle
+/// it the thread reads as running. On a loaded machine every read would then
+/// say "running" and the P would never be released. A thread found blocked
+/// gets no preemption signal either: it is in the kernel, at no safe point.
+fn watch_running(p: &P, m: &M, w: &mut PWatch, now: Instant, slice: Duration, round: &mut Round) {
+    let tick = w.tick;
+    // Reading /proc costs tens of µs: at most once per STUCK_RECHECK per
+    // slice.
+    let long = now.duration_since(w.since);
+    let again = if w.blocked_once {
+        STUCK_CHECK / 2
+    } else {
+        STUCK_RECHECK
+    };
+    let due = w.checked.is_none_or(|c| now.duration_since(c) >= again);
+    // Acquire: pairs with the handler's Release store (preempt.rs).
+    let in_flight = m.signal_pending.load(Ordering::Acquire);
+    if long >= STUCK_CHECK.min(slice) && due && !in_flight {
+        w.checked = Some(now);
+        let blocked = thread_blocked(m);
+        if blocked && w.blocked_once {
+            preempt::release_m(m, tick);
+            round.asked = true;
+        }
+        w.blocked_once = blocked;
+        round.asked |= blocked;
+    }
+    // A slice `kick_longest_slice` asked to end counts as over (only while
+    // it runs: a blocking call in it keeps its grace). Relaxed: a hint
+    // (P::kick_tick).
+    let kicked = p.kick_tick.load(Ordering::Relaxed) == u64::from(tick) + 1;
+    if (now.duration_since(w.since) >= slice || kicked) && !w.blocked_once {
+        preempt::preempt_m(m, tick);
+        round.asked = true;
+    }
 }
 
 /// A G back from a blocking call found no P and waits at the head of the
@@ -331,31 +351,67 @@ fn retake_syscall(p: &'static P, in_call: Duration, overrun: bool) -> bool {
     true
 }
 
+/// sysmon's memory of an M that runs a G without a P.
+struct PlessWatch {
+    /// When it was first seen so.
+    since: Instant,
+    /// When to read its thread state next.
+    next_check: Instant,
+    /// The wait before the check after next: doubles while the thread stays
+    /// blocked (from one slice up to [`PLESS_CHECK_MAX`]).
+    backoff: Duration,
+    /// sysmon's round that last saw it (entries not seen are dropped).
+    seen: u64,
+}
+
+/// The longest wait between two looks at a P-less M's thread: thousands of
+/// Ms blocked in calls nobody announced must not cost sysmon a /proc read
+/// each per round.
+const PLESS_CHECK_MAX: Duration = Duration::from_secs(1);
+
 /// The Ms' side: hand off Ps released by stuck Ms; preempt Ms that run a G
-/// without a P for a whole slice.
-fn watch_ms(pless: &mut Vec<(u64, Instant)>, now: Instant, slice: Duration, round: &mut Round) {
+/// without a P for a whole slice. One pass over the Ms; a P-less M whose
+/// thread is still blocked in its call is looked at again after a wait that
+/// doubles each time.
+fn watch_ms(
+    pless: &mut HashMap<u64, PlessWatch>,
+    pass: u64,
+    now: Instant,
+    slice: Duration,
+    round: &mut Round,
+) {
     let s = sched();
-    let ms = sched::all_ms();
-    pless.retain(|(id, _)| ms.iter().any(|m| m.id == *id && runs_pless(m)));
-    for m in &ms {
+    for m in &sched::all_ms() {
         if let Some(p) = m.released_p_take() {
             // Relaxed: statistics only.
             s.handoffs.fetch_add(1, Ordering::Relaxed);
             sched::handoff_p(p);
         }
-        if runs_pless(m) {
-            round.busy += 1;
-            match pless.iter().find(|(id, _)| *id == m.id) {
-                // A thread still blocked in its call needs no preempting.
-                Some(&(_, since)) if now.duration_since(since) >= slice && !thread_blocked(m) => {
-                    preempt::preempt_pless_m(m);
-                    round.asked = true;
-                }
-                Some(_) => {}
-                None => pless.push((m.id, now)),
-            }
+        if !runs_pless(m) {
+            continue;
+        }
+        round.busy += 1;
+        let w = pless.entry(m.id).or_insert(PlessWatch {
+            since: now,
+            next_check: now + slice,
+            backoff: slice,
+            seen: pass,
+        });
+        w.seen = pass;
+        // Not while our last signal is in flight: see `watch_running`.
+        if now < w.next_check || m.signal_pending.load(Ordering::Acquire) {
+            continue;
+        }
+        if thread_blocked(m) {
+            // Still in its call: nothing to preempt yet.
+            w.backoff = (w.backoff * 2).min(PLESS_CHECK_MAX);
+            w.next_check = now + w.backoff;
+        } else if now.duration_since(w.since) >= slice {
+            preempt::preempt_pless_m(m);
+            round.asked = true;
         }
     }
+    pless.retain(|_, w| w.seen == pass);
 }
 
 /// True if `m` runs a G while holding no P.
