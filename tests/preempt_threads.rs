@@ -163,7 +163,7 @@ fn hogs_main(n: usize, work: Duration, late_after: Duration) -> (usize, usize) {
 fn run(test: &str, envs: &[(&str, &str)]) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (so, _) = child_ok(test, envs);
-    let line = so.lines().find(|l| l.starts_with("hogs:"));
+    let line = so.lines().find_map(|l| l.find("hogs:").map(|i| &l[i..]));
     println!("{test}: {}", line.unwrap_or_default());
 }
 
