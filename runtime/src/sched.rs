@@ -687,6 +687,8 @@ fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
 /// the next G for `p` from its own queues and the global ones, or None. The
 /// bool is true for `runnext` (it inherits the slice). A G that has never
 /// run is held back while the preemption budget is spent (sched/admit.rs).
+/// Inlined: it is most of every switch's look for work.
+#[inline(always)]
 fn runq_pick(s: &Sched, p: &P) -> Option<(GRef, bool)> {
     // 1. fairness (the global queue, then Gs held back by the budget, when
     // it allows), and Gs back from a blocking call (ready_after_call)

@@ -97,6 +97,7 @@ impl Ord for ByGoid {
 }
 
 /// True while the budget is spent.
+#[inline]
 pub(super) fn budget_spent(s: &Sched) -> bool {
     // Relaxed: a hint; a stale value defers or admits one G too many.
     s.npreempted.load(Ordering::Relaxed) >= PREEMPTED_BUDGET
@@ -104,11 +105,20 @@ pub(super) fn budget_spent(s: &Sched) -> bool {
 
 /// Filters a G just taken from a run queue (not from `runnext`): Some(g) to
 /// run it, None if it has never run and the budget is spent, in which case
-/// it waits in the admission queue. The caller owns `g`.
+/// it waits in the admission queue. The caller owns `g`. On every pick: the
+/// budget, one load, is looked at first.
+#[inline]
 pub(super) fn admit(s: &Sched, g: GRef) -> Option<GRef> {
-    if !g.get().deferrable() || !budget_spent(s) {
+    if !budget_spent(s) || !g.get().deferrable() {
         return Some(g);
     }
+    defer(s, g);
+    None
+}
+
+/// Queues `g`, which has never run, in the admission queue.
+#[cold]
+fn defer(s: &Sched, g: GRef) {
     let mut l = s.lock.lock();
     if l.admit.q.is_empty() {
         // The age clock starts with the first deferred G.
@@ -117,7 +127,6 @@ pub(super) fn admit(s: &Sched, g: GRef) -> Option<GRef> {
     }
     l.admit.q.push(Reverse(ByGoid(g)));
     s.admit_len.store(l.admit.q.len(), Ordering::SeqCst);
-    None
 }
 
 /// Takes the admission queue's head if the budget allows it, or if it has
@@ -150,6 +159,7 @@ pub(super) fn admit_get_locked(s: &Sched, l: &mut Locked, force: bool) -> Option
 /// True if the admission queue's head has waited past the age limit
 /// (header, "Aging"): it goes before the run queues. Lock-free; checked by
 /// every pick while the queue is not empty.
+#[inline]
 pub(super) fn aged(s: &Sched) -> bool {
     // SeqCst: as in `admit_get`.
     s.admit_len.load(Ordering::SeqCst) != 0 && aged_at(s, crate::time::nanotime())
