@@ -48,7 +48,7 @@ use std::panic::Location;
 use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use crate::lock::Mutex;
 
 /// Why a goroutine waits (Go's `waitReason`, with Go's strings). Passed to
 /// `sched::park` by every park site.

@@ -139,6 +139,10 @@ pub(crate) struct G {
     /// SIGSEGV handler (signal.rs) on whichever M runs the G. Relaxed on both
     /// sides: the run queue that hands the G to that M orders the store first.
     stack_guard: AtomicUsize,
+    /// One past the top of this G's stack; 0 until the G first runs. Set
+    /// with `stack_guard`, read by the SIGURG handler (the end of its scan
+    /// for allocator frames, preempt.rs). Relaxed: as `stack_guard`.
+    stack_hi: AtomicUsize,
     /// Owner-only. The M this G is locked to, or null: set by
     /// `lock_os_thread` (counted in `lock_count`) and by an asynchronous
     /// preemption (`async_locked`, until the G's next cooperative switch). A
@@ -147,6 +151,9 @@ pub(crate) struct G {
     locked_m: Cell<Option<&'static M>>,
     /// Owner-only: `lock_os_thread` nesting.
     lock_count: Cell<u32>,
+    /// Owner-only: locked (one `lock_count`) because it reached a switch
+    /// point while panicking (sched.rs `switch_point`).
+    panic_locked: Cell<bool>,
     /// Owner-only: locked by an asynchronous preemption.
     async_locked: Cell<bool>,
     /// Owner-only: spawned into `runnext` and displaced from it by a
@@ -200,8 +207,10 @@ impl G {
             run: std::cell::UnsafeCell::new(GRun::Fresh(f)),
             yielder: Cell::new(std::ptr::null()),
             stack_guard: AtomicUsize::new(0),
+            stack_hi: AtomicUsize::new(0),
             locked_m: Cell::new(None),
             lock_count: Cell::new(0),
+            panic_locked: Cell::new(false),
             async_locked: Cell::new(false),
             admitted: Cell::new(false),
             no_preempt: AtomicU32::new(0),
@@ -300,6 +309,24 @@ impl G {
         self.never_ran() && !self.admitted.get()
     }
 
+    /// True if the G's panic lock disagrees with `panicking` (owner-only).
+    pub(crate) fn panic_lock_stale(&self, panicking: bool) -> bool {
+        self.panic_locked.get() != panicking
+    }
+
+    /// Locks the G to `m` while it panics, or unlocks it once it no longer
+    /// does (owner-only; sched.rs `switch_point`).
+    pub(crate) fn set_panic_lock(&self, m: &'static M, panicking: bool) {
+        if self.panic_locked.replace(panicking) == panicking {
+            return;
+        }
+        if panicking {
+            self.lock_to(m);
+        } else {
+            self.unlock();
+        }
+    }
+
     /// The G reached a cooperative switch: an asynchronous lock ends.
     pub(crate) fn unlock_async(&self) {
         if self.async_locked.replace(false) && self.lock_count.get() == 0 {
@@ -312,10 +339,19 @@ impl G {
         self.yielder.set(y as *const GYielder);
     }
 
-    /// Records the guard page of the stack just bound (sched.rs `execute`).
-    pub(crate) fn set_stack_guard(&self, guard_lo: usize) {
-        // Relaxed: see the field.
+    /// Records the bounds of the stack just bound (sched.rs `execute`): the
+    /// guard page's low address and one past the top.
+    pub(crate) fn set_stack_bounds(&self, guard_lo: usize, hi: usize) {
+        // Relaxed: see the fields.
         self.stack_guard.store(guard_lo, Ordering::Relaxed);
+        self.stack_hi.store(hi, Ordering::Relaxed);
+    }
+
+    /// One past the top of the stack, or 0 before the first run.
+    /// Async-signal-safe.
+    pub(crate) fn stack_hi(&self) -> usize {
+        // Relaxed: see the field.
+        self.stack_hi.load(Ordering::Relaxed)
     }
 
     /// The guard page's low address, or 0 before the first run. Async-signal-safe.

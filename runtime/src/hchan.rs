@@ -35,7 +35,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use crate::lock::Mutex;
 
 use crate::chan::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::debug::throw;

@@ -23,6 +23,7 @@
 compile_error!("gort supports Linux on x86_64 and aarch64 only");
 
 mod allgs;
+mod alloc_probe;
 pub mod chan;
 mod deadlock;
 pub mod debug;
@@ -32,6 +33,7 @@ mod g;
 mod hchan;
 mod join;
 mod local;
+mod lock;
 mod m;
 pub mod net;
 mod netpoll;

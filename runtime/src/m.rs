@@ -24,7 +24,7 @@ use std::cell::Cell;
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex};
+use crate::lock::{Condvar, Mutex};
 
 use crate::g::{GRef, G};
 use crate::p::P;
@@ -162,11 +162,40 @@ impl M {
     }
 }
 
+/// The P an M holds. Only the M's thread touches it, but also from its
+/// signal handler: Relaxed atomics (plain loads and stores on every target),
+/// so the handler's write is not a data race with the code it interrupted.
+/// Not a read-modify-write: the handler runs to completion between two of
+/// the interrupted code's instructions.
+pub(crate) struct PSlot(AtomicPtr<P>);
+
+impl PSlot {
+    pub(crate) fn get(&self) -> Option<&'static P> {
+        crate::p::p_from_ptr(self.0.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set(&self, p: Option<&'static P>) {
+        let ptr = p.map_or(std::ptr::null_mut(), |p| p as *const P as *mut P);
+        self.0.store(ptr, Ordering::Relaxed);
+    }
+
+    pub(crate) fn take(&self) -> Option<&'static P> {
+        let p = self.get();
+        self.set(None);
+        p
+    }
+}
+
 /// This thread's own M state. Only this thread touches it.
 pub(crate) struct MLocal {
     pub(crate) m: Arc<M>,
-    /// The P held, if any.
-    pub(crate) p: Cell<Option<&'static P>>,
+    /// The P held, if any. Atomic because the SIGURG handler may take it
+    /// (preempt.rs `release_p`) between two instructions of code that reads it.
+    pub(crate) p: PSlot,
+    /// The signal mask this M runs goroutines with (signals 1-64), read at
+    /// start. The handler compares the interrupted mask with it: a signal
+    /// handler running on top of a goroutine blocks its own signal.
+    pub(crate) sigmask: u64,
     /// The G running on this M (set by execute, cleared after it switches out).
     pub(crate) cur_g: Cell<Option<GRef>>,
     /// True while this M is spinning (counted in sched's nmspinning).
@@ -210,7 +239,8 @@ pub(crate) fn bind(m: Arc<M>) -> &'static MLocal {
         0x9E37_79B9_7F4A_7C15u64 ^ (m.id.wrapping_add(1)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     let ml: &'static MLocal = Box::leak(Box::new(MLocal {
         m,
-        p: Cell::new(None),
+        p: PSlot(AtomicPtr::new(std::ptr::null_mut())),
+        sigmask: crate::sys::thread_sigmask(),
         cur_g: Cell::new(None),
         spinning: Cell::new(false),
         locked_next: Cell::new(None),

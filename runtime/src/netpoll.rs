@@ -95,7 +95,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use crate::lock::Mutex;
 use polling::{Event, Events, PollMode, Poller};
 
 use crate::debug::throw;

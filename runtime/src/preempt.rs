@@ -9,9 +9,16 @@
 //!    (`signal_pending` false -> true), sends SIGURG to that M's thread.
 //! 2. The handler always acknowledges (clears `signal_pending`), then
 //!    preempts only if [`wants_async_preempt`] (the thread is an M running a
-//!    G, in the slice sysmon asked about, outside `no_preempt`) and
-//!    [`is_async_safe_point`] (the PC is user code and there is stack to
-//!    spare). Otherwise it returns; sysmon asks again within a millisecond.
+//!    G, in the slice sysmon asked about, outside `no_preempt`, holding no
+//!    runtime lock (lock.rs, Go's m.locks) and outside runtime code that
+//!    uses the P) and [`is_async_safe_point`]: the PC is user code
+//!    (symtab.rs; never the program's allocator); no signal handler runs on
+//!    top of the goroutine — the interrupted context blocks no signal its M
+//!    does not (a handler blocks its own signal while it runs), so the
+//!    scheduler never runs inside a user's handler, which may have
+//!    interrupted malloc; and the stack has room below SP for the switch
+//!    ([`stack_needed`]). Otherwise it returns; sysmon asks again within a
+//!    millisecond.
 //! 3. (Release.) For an M that sysmon found blocked in the kernel after 2 ms
 //!    in one slice — a call nobody announced (std::thread::sleep, a std
 //!    Mutex) — sysmon sets `release_tick` instead; if the handler cannot
@@ -19,32 +26,44 @@
 //!    (`in_runtime`, m.rs), it detaches the P and leaves it in
 //!    `released_p` for sysmon to hand off (sysmon.rs `watch_ms`). The G runs on without
 //!    a P until it next enters the scheduler.
-//! 4. To preempt, it unblocks SIGURG (so the M can be signalled again while
-//!    the G is out) and switches to the M's scheduler with
-//!    `Switch::Preempted`. The scheduler locks the G to this M, requeues it
-//!    and runs other work (sched.rs). When the G is resumed — on this same M
-//!    — the switch returns into the handler, which restores errno and
-//!    returns; sigreturn restores every register and the signal mask.
+//! 4. To preempt on x86_64 (Go's design), the handler — on the M's signal
+//!    stack (`SA_ONSTACK`) — edits the signal frame so that, on return, the
+//!    interrupted code calls the trampoline (sys/async_preempt.rs). The
+//!    trampoline saves every register, the vector state included, on the
+//!    goroutine's stack and calls [`async_preempt_callback`], which asks the
+//!    allocator probe whether the goroutine may hold the program's
+//!    allocator (alloc_probe.rs; if so it returns and the goroutine runs on)
+//!    and switches to the M's scheduler with `Switch::Preempted`. The
+//!    scheduler locks the G to this M, requeues it and runs other work
+//!    (sched.rs). When the G is resumed — on this same M — the trampoline
+//!    restores everything and returns to the interrupted instruction.
 //!
-//! # Why switching inside a signal handler is sound
-//! The handler is installed without `SA_ONSTACK`, so the kernel builds its
-//! frame — the full register file, FPU/SIMD state and signal mask — on the
-//! goroutine's own stack, below the interrupted code's red zone. Switching
-//! away leaves that frame untouched on a stack nobody else uses; resuming
-//! returns through it exactly as if the signal had just been handled. Go
-//! instead injects a call to an assembly `asyncPreempt` from an altstack
-//! handler; we need not, because the kernel's frame already holds everything.
-//! The thread pointer (TLS base) is not in that frame: that is why the G must
-//! resume on the same M — safe code may be inside a `thread_local!` `with`
-//! closure when the signal lands (issue 4 point 5, sched/handoff.rs "Locked Ms").
+//! # Why the switch happens outside the handler
+//! The kernel's signal frame holds the full register file and vector state:
+//! up to 3.5 KiB with AVX-512. Pushed on the goroutine's stack, it would not
+//! fit near the stack's end, and the kernel turns a frame it cannot push
+//! into a SIGSEGV (the request lost, and the default action restored by
+//! std's handler). On the signal stack it always fits; the handler then
+//! only decides, and checks that the trampoline's own, smaller, frame fits.
+//! Switching from ordinary code also leaves no signal context behind: the
+//! M's scheduler runs with the signal mask it always has.
+//!
+//! aarch64 still switches inside the handler, whose frame (not on the
+//! signal stack there) holds every register; it keeps an 8 KiB margin, and
+//! a goroutine closer than the frame's size to its guard is not protected.
+//!
+//! The thread pointer (TLS base) is not saved by either: that is why the G
+//! must resume on the same M — safe code may be inside a `thread_local!`
+//! `with` closure when the signal lands (sched/handoff.rs "Locked Ms").
 //!
 //! # Async-signal-safety of the handler
 //! The handler touches only: errno (saved and restored); the const,
-//! destructor-free thread-local `CUR_M` (m.rs) and the MLocal/M/P/G it points
-//! to, through atomics and Cells this thread owns; the symbol table
-//! (symtab.rs, built before any request is sent, read-only); the ucontext;
-//! `pthread_sigmask`; and corosensei's suspend (a register save and a stack
-//! switch). No allocation, no lock, no panic (every lookup is an Option).
+//! destructor-free thread-locals `CUR_M` (m.rs) and `LOCKS` (lock.rs) and
+//! the MLocal/M/P/G `CUR_M` points to, through atomics and Cells this
+//! thread owns (it writes only atomics); the symbol table (symtab.rs, built
+//! before any request is sent, read-only); the ucontext; and, on aarch64,
+//! `pthread_sigmask` and corosensei's suspend. No allocation, no lock, no
+//! panic (every lookup is an Option).
 
 use std::sync::atomic::{compiler_fence, AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -55,10 +74,18 @@ use crate::m::{self, MLocal, M};
 use crate::switch::{self, Switch};
 use crate::{symtab, sys};
 
-/// Stack bytes that must remain below the interrupted SP for the handler to
-/// switch away (the signal frame is already there; this covers the switch
-/// and a nested signal frame later).
+/// aarch64: stack bytes that must remain below the interrupted SP for the
+/// handler to switch away (the signal frame is already there; this covers
+/// the switch and a nested signal frame later).
+#[cfg(target_arch = "aarch64")]
 const SAFE_STACK_MARGIN: usize = 8 * 1024;
+
+/// x86_64 runs the handler on the M's signal stack and switches in the
+/// trampoline; aarch64 switches inside the handler, on the G's stack.
+#[cfg(target_arch = "x86_64")]
+const ONSTACK: libc::c_int = libc::SA_ONSTACK;
+#[cfg(target_arch = "aarch64")]
+const ONSTACK: libc::c_int = 0;
 
 /// True once the handler is installed and sysmon may send SIGURG. Relaxed:
 /// a latch read by sysmon, which tolerates a late view.
@@ -67,9 +94,13 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 static PREV: OnceLock<libc::sigaction> = OnceLock::new();
 
 /// Installs the SIGURG handler (also under `GODEBUG=asyncpreemptoff=1`: the
-/// release of stuck Ms needs it). The user-code table is built later by
-/// sysmon ([`enable`]); until then the handler finds no safe point.
-pub(crate) fn init(_cfg: &Config) {
+/// release of stuck Ms needs it), after saying whether preemption can work
+/// ([`check_symbols`]). The user-code table is built later by sysmon
+/// ([`enable`]); until then the handler finds no safe point.
+pub(crate) fn init(cfg: &Config) {
+    if !cfg.async_preempt_off {
+        check_symbols();
+    }
     let prev = match sys::sigaction_get(libc::SIGURG) {
         Ok(p) => p,
         Err(e) => {
@@ -78,9 +109,11 @@ pub(crate) fn init(_cfg: &Config) {
         }
     };
     let _ = PREV.set(prev);
+    #[cfg(target_arch = "x86_64")]
+    sys::async_preempt::init();
     let mut act = sys::sigaction_new(
         sigurg_handler as *const () as libc::sighandler_t,
-        libc::SA_SIGINFO | libc::SA_RESTART,
+        libc::SA_SIGINFO | libc::SA_RESTART | ONSTACK,
     );
     // SAFETY: sigset_t is ours; an empty mask: only SIGURG itself is blocked
     // while the handler runs (the kernel adds it).
@@ -94,25 +127,45 @@ pub(crate) fn init(_cfg: &Config) {
 
 /// Builds the user-code table on a short-lived thread (reading and
 /// demangling the symbol table can take a while in a large binary, and
-/// sysmon must not wait for it), then lets sysmon send preemption requests.
-/// Warns once if the binary has no symbol table.
+/// sysmon must not wait for it), starts the allocator probe for a program
+/// with its own allocator, then lets sysmon send preemption requests.
 pub(crate) fn enable(cfg: &Config) {
-    if cfg.async_preempt_off || PREV.get().is_none() {
+    if cfg.async_preempt_off || PREV.get().is_none() || !symtab::locate().has_symtab {
         return;
     }
     let r = std::thread::Builder::new()
         .name("gort-symtab".into())
         .spawn(|| {
             if symtab::init() == 0 {
-                crate::debug::warn(
-                    "gort: no symbol table in the executable (stripped?): signal preemption is off",
-                );
                 return;
+            }
+            if symtab::custom_alloc() {
+                crate::alloc_probe::start();
             }
             ENABLED.store(true, Ordering::Relaxed);
         });
     if let Err(e) = r {
         crate::debug::warn(&format!("gort: signal preemption off: {e}"));
+    }
+}
+
+/// Says once, at start, when signal preemption cannot work: the runtime's
+/// object has no symbol table; or covers only part of the program: the
+/// runtime is in a shared object.
+fn check_symbols() {
+    let o = symtab::locate();
+    if !o.has_symtab {
+        crate::debug::warn(&format!(
+            "gort: no symbol table in {} (stripped? keep it with `strip = \"debuginfo\"`, \
+             not `strip = true`): signal preemption is off",
+            o.path
+        ));
+    } else if o.shared {
+        crate::debug::warn(&format!(
+            "gort: the runtime is in the shared object {}: only code in that object \
+             is preempted by signal",
+            o.path
+        ));
     }
 }
 
@@ -191,8 +244,9 @@ fn release_p(ml: &MLocal) {
 }
 
 /// Condition 1 and 2 of the header: an M running a G that sysmon asked to
-/// stop in this very slice, outside any `no_preempt` section and outside
-/// runtime code that uses the P.
+/// stop in this very slice, outside any `no_preempt` section, holding no
+/// runtime lock (lock.rs, Go's m.locks) and outside runtime code that uses
+/// the P.
 fn wants_async_preempt(ml: &MLocal) -> Option<GRef> {
     let g = ml.cur_g.get()?;
     // Acquire: pairs with preempt_m's Release.
@@ -204,30 +258,48 @@ fn wants_async_preempt(ml: &MLocal) -> Option<GRef> {
     if want != tick {
         return None; // stale, or a foreign SIGURG
     }
+
     if g.get().no_preempt.load(Ordering::Relaxed) != 0 {
         return None;
     }
-    // Runtime code that uses this M's P (m.rs `RuntimeSection`) may have
-    // been inlined into user code: never switch out in the middle of it.
-    if ml.in_runtime.get() != 0 {
+    // Runtime code inlined into user code (LTO, generics) may hold one of
+    // the scheduler's locks or use this M's P: never switch out there.
+    if crate::lock::held() != 0 || ml.in_runtime.get() != 0 {
         return None;
     }
     Some(g)
 }
 
-/// Go's isAsyncSafePoint, conditions 3 and 4 of the header: the PC is in
-/// the program's own code (symtab.rs: not libc, ld.so, the vDSO, std, the
-/// allocator or gort), and the stack has room below SP.
+/// Go's isAsyncSafePoint, conditions 3 to 5 of the header: the PC is in the
+/// program's own code (symtab.rs: not libc, ld.so, the vDSO, std, the
+/// allocator or gort); no signal handler is running on top of the goroutine
+/// (the interrupted context blocks no signal its M does not); and the stack
+/// has room below SP for the switch.
 #[doc(alias = "isAsyncSafePoint")]
-fn is_async_safe_point(g: &G, pc: usize, sp: usize) -> bool {
+fn is_async_safe_point(ml: &MLocal, g: &G, ctx: *mut libc::c_void, pc: usize, sp: usize) -> bool {
     if !symtab::is_user_pc(pc) {
         return false;
     }
-    let lo = g.stack_guard();
-    lo != 0 && sp > lo + crate::stack::PAGE + SAFE_STACK_MARGIN
+    // SAFETY: `ctx` is this SA_SIGINFO handler's ucontext (caller).
+    let mask = unsafe { sys::ucontext_sigmask(ctx) };
+    if mask & !ml.sigmask != 0 {
+        return false;
+    }
+
+    let (lo, hi) = (g.stack_guard(), g.stack_hi());
+    lo != 0 && sp < hi && sp >= lo + crate::stack::GUARD + stack_needed()
 }
 
-/// The SIGURG handler (header: what it touches).
+/// Bytes of goroutine stack a preemption needs below the interrupted SP.
+fn stack_needed() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    return sys::async_preempt::frame_bytes();
+    #[cfg(target_arch = "aarch64")]
+    return SAFE_STACK_MARGIN;
+}
+
+/// The SIGURG handler (header: what it touches). Decides, and on x86_64
+/// only edits the frame: the switch happens after it returns.
 extern "C" fn sigurg_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let saved_errno = sys::errno();
     match m::current() {
@@ -238,8 +310,9 @@ extern "C" fn sigurg_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: 
             if let Some(g) = wants_async_preempt(ml) {
                 // SAFETY: `ctx` is this SA_SIGINFO handler's ucontext.
                 let (pc, sp) = unsafe { sys::ucontext_pc_sp(ctx) };
-                if is_async_safe_point(g.get(), pc, sp) {
-                    do_sig_preempt(ml);
+                if is_async_safe_point(ml, g.get(), ctx, pc, sp) {
+                    // SAFETY: as above; `sp` has stack_needed() bytes below it.
+                    unsafe { inject(ml, ctx, pc, sp) };
                     preempted = true;
                 }
             }
@@ -252,10 +325,47 @@ extern "C" fn sigurg_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: 
     sys::set_errno(saved_errno);
 }
 
-/// Go's doSigPreempt: switch the G out. Returns when it is resumed.
+/// Go's doSigPreempt on x86_64: make the interrupted code call the
+/// trampoline (sys/async_preempt.rs), which switches the G out.
+///
+/// # Safety
+/// `ctx` is this handler's ucontext, interrupted at `pc`/`sp` on the
+/// running G's stack with `stack_needed()` bytes free below `sp`.
+#[cfg(target_arch = "x86_64")]
 #[doc(alias = "doSigPreempt")]
-fn do_sig_preempt(ml: &MLocal) {
+unsafe fn inject(_ml: &MLocal, ctx: *mut libc::c_void, pc: usize, sp: usize) {
+    // SAFETY: the caller's contract is push_return's.
+    let at = unsafe { sys::async_preempt::push_return(pc, sp) };
+    // SAFETY: the trampoline returns to `pc` with SP back at `sp`.
+    unsafe { sys::ucontext_set_pc_sp(ctx, sys::async_preempt::trampoline(), at) };
+}
+
+/// The trampoline's callback: switch the G out; returns when it is resumed
+/// (on this M). Runs on the G's stack in ordinary context.
+#[cfg(target_arch = "x86_64")]
+pub(crate) extern "C" fn async_preempt_callback() {
+    let Some(g) = m::current_g() else { return };
+    if !crate::alloc_probe::allocator_free() {
+        return; // it may hold the allocator's lock: left alone this time
+    }
+    compiler_fence(Ordering::SeqCst);
+    switch::switch_to_m(g, Switch::Preempted);
+    compiler_fence(Ordering::SeqCst);
+}
+
+/// Go's doSigPreempt on aarch64: switch the G out from inside the handler,
+/// whose frame (on the G's stack: no SA_ONSTACK here) holds every register.
+/// Returns when it is resumed.
+///
+/// # Safety
+/// As the x86_64 `inject`.
+#[cfg(target_arch = "aarch64")]
+#[doc(alias = "doSigPreempt")]
+unsafe fn inject(ml: &MLocal, _ctx: *mut libc::c_void, _pc: usize, _sp: usize) {
     let Some(g) = ml.cur_g.get() else { return };
+    if !crate::alloc_probe::allocator_free() {
+        return; // it may hold the allocator's lock: left alone this time
+    }
     sys::unblock_signal(libc::SIGURG);
     compiler_fence(Ordering::SeqCst);
     switch::switch_to_m(g, Switch::Preempted);

@@ -59,7 +59,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{compiler_fence, fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::Mutex;
+use crate::lock::Mutex;
 
 pub(crate) use crate::allgs::WaitReason;
 use crate::debug::{throw, Config, MAX_GOMAXPROCS};
@@ -439,10 +439,36 @@ pub(crate) fn inject_glist(mut gs: Vec<GRef>) {
 #[inline(never)]
 pub(crate) fn park(reason: WaitReason) {
     let g = m::current_g().unwrap_or_else(|| throw("runtime: park outside a goroutine"));
-    g.get().unlock_async();
+    switch_point(g);
     g.get().info.set_waiting(reason);
     switch::switch_to_m(g, Switch::Park);
     g.get().info.clear_waiting();
+}
+
+/// What every cooperative switch point does to the running G's lock to its
+/// M: an asynchronous preemption's lock ends; and a G that is panicking
+/// (a panic hook or an unwinding `Drop` that waits) stays on this M until a
+/// later switch point finds it no longer panicking. std keeps the panic
+/// count and the "in panic hook" flag per thread: moved to another thread,
+/// the G would leave them behind for whichever G runs here next
+/// (`thread::panicking()` true for it, a nested panic aborting it) and
+/// take a count of zero along (a Mutex guard dropped while unwinding would
+/// not poison its Mutex).
+#[inline]
+pub(crate) fn switch_point(g: GRef) {
+    g.get().unlock_async();
+    let panicking = std::thread::panicking();
+    if g.get().panic_lock_stale(panicking) {
+        set_panic_lock(g, panicking);
+    }
+}
+
+#[cold]
+fn set_panic_lock(g: GRef, panicking: bool) {
+    if let Some(ml) = m::current() {
+        let me: &'static M = &ml.m;
+        g.get().set_panic_lock(me, panicking);
+    }
 }
 
 /// Go's Gosched: the running G goes to the back of its P's queue.
@@ -450,7 +476,7 @@ pub(crate) fn park(reason: WaitReason) {
 pub(crate) fn gosched() {
     match m::current_g() {
         Some(g) => {
-            g.get().unlock_async();
+            switch_point(g);
             switch::switch_to_m(g, Switch::Yield)
         }
         None => std::thread::yield_now(),
@@ -877,7 +903,7 @@ fn execute(ml: &'static MLocal, g: GRef, inherit: bool) -> bool {
                     crate::debug::warn(&e.to_string());
                     throw("runtime: out of memory for goroutine stacks")
                 });
-            g.get().set_stack_guard(stack.guard().0);
+            g.get().set_stack_bounds(stack.guard().0, stack.top());
             *run = GRun::Started(GContext::new(g, stack, entry));
         }
         let GRun::Started(ctx) = run else {

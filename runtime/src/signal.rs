@@ -23,8 +23,11 @@
 //! call makes sure its M has a guarded signal stack (Go's minitSignalStack):
 //! the one std installs on the threads it spawns, or, where there is none,
 //! one of ours (`stack::signal_stack_alloc`). One per M, not two: each is a
-//! mapping and a guard, and threads × VMAs is what a process runs out of. The handler runs there, with `SA_ONSTACK`, because the
-//! overflowing goroutine's own stack has no room left.
+//! mapping and a guard, and threads × VMAs is what a process runs out of.
+//! The handler runs there, with `SA_ONSTACK`, because the overflowing
+//! goroutine's own stack has no room left; so does the SIGURG handler on
+//! x86_64 (preempt.rs), whose kernel frame must not land on a goroutine
+//! stack either.
 //!
 //! # The handler is async-signal-safe
 //! [`sighandler`] touches only:

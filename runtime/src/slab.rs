@@ -14,7 +14,7 @@
 
 use std::alloc::Layout;
 
-use parking_lot::Mutex;
+use crate::lock::Mutex;
 
 use crate::debug::throw;
 use crate::sys;

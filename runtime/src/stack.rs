@@ -68,8 +68,8 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+use crate::lock::{Condvar, Mutex};
 use corosensei::stack::{Stack, StackPointer};
-use parking_lot::{Condvar, Mutex};
 
 use crate::sys;
 
@@ -152,6 +152,11 @@ impl GStack {
     /// Usable bytes (excluding the guard).
     pub(crate) fn size(&self) -> usize {
         self.base - self.limit - GUARD
+    }
+
+    /// One past the highest usable byte.
+    pub(crate) fn top(&self) -> usize {
+        self.base
     }
 
     /// The guard page's range, for the overflow report.

@@ -526,7 +526,7 @@ impl<T> WaitQ<T> {
 /// waker to read; returns the slot as the waker left it. `reason`: what a
 /// goroutine dump shows meanwhile.
 pub(crate) fn park_on<S, T>(
-    mut guard: parking_lot::MutexGuard<'_, S>,
+    mut guard: crate::lock::MutexGuard<'_, S>,
     value: Option<T>,
     front: bool,
     reason: WaitReason,

@@ -73,6 +73,11 @@ impl GContext {
 /// Switches from the running G (on its own stack) back to its M.
 /// Returns when an M resumes the G — possibly another M (module header).
 pub(crate) fn switch_to_m(g: GRef, why: Switch) {
+    // Go's "schedule: holding locks": a runtime lock held across a switch
+    // would stay counted on this thread (lock.rs) after the G moves on.
+    if cfg!(debug_assertions) && crate::lock::held() != 0 {
+        crate::debug::throw("runtime: switch with runtime locks held");
+    }
     let y = g.get().yielder();
     if y.is_null() {
         crate::debug::throw("runtime: switch_to_m outside a started goroutine");

@@ -1,18 +1,27 @@
 //! symtab — which instructions are *user code*: the address ranges of the
-//! program's own functions, read once at start from the executable's ELF
-//! symbol table. preempt.rs allows an asynchronous preemption only when the
-//! interrupted PC lies in one of these ranges (DESIGN.md "Preemption").
+//! program's own functions, read once at start from the ELF symbol table of
+//! the object the runtime is linked into (the executable, or a shared
+//! object; found, with its load bias, through the loader's
+//! `dl_iterate_phdr`). preempt.rs allows an asynchronous preemption only
+//! when the interrupted PC lies in one of these ranges (Go's
+//! isAsyncSafePoint asks the same of its PC tables).
 //!
 //! A function is user code when its (demangled) path starts with a crate that
 //! is not the runtime's, the standard library's, or a dependency the runtime
-//! uses while it holds per-M or per-P state ([`RUNTIME_CRATES`]). A method of
-//! an impl (`<Type as Trait>::f`, `<Type>::f`) is user code when the type or
-//! the trait is a user crate's (the orphan rule puts the impl in one of
-//! them); an impl on a primitive (`<u64>::_fmt`, `<&T as core::fmt::Display>`,
-//! `<str>::trim_matches`) names no crate and can only be std's, so it is not.
-//! Everything else is excluded by default: shared libraries (libc, ld.so), the
-//! vDSO, C symbols in the executable (allocator shims, compiler builtins), and
-//! any address no symbol covers.
+//! uses while it holds per-M or per-P state ([`RUNTIME_CRATES`]: every crate
+//! the runtime links, directly or not; a unit test holds the list to
+//! `cargo tree`). A method of an impl (`<Type as Trait>::f`, `<Type>::f`)
+//! is user code when the type or the trait is a user crate's (the orphan
+//! rule puts the impl in one of them); an impl on a primitive (`<u64>::_fmt`,
+//! `<&T as core::fmt::Display>`, `<str>::trim_matches`) names no crate and
+//! can only be std's, so it is not. Everything else is excluded by default:
+//! other shared libraries (libc, ld.so), the vDSO, C symbols (allocator
+//! shims, compiler builtins), and any address no symbol covers.
+//!
+//! The program's allocator is not user code either, though it is written
+//! in a user crate: the `__rust_alloc` family of entry points and every
+//! `GlobalAlloc` impl. Its code is often inlined into its callers, where no
+//! symbol shows it: alloc_probe.rs covers that case.
 //!
 //! One runtime function counts as user code: the goroutine entry
 //! `<Task<F, T> as Entry>::run` (join.rs, [`USER_ENTRY`]). It is generic over
@@ -23,7 +32,9 @@
 //! RefCell are per thread, and a preemption never lands inside them.
 //!
 //! Without a symbol table (a stripped binary) there are no user ranges, and
-//! signal preemption is off with a one-line warning (preempt.rs).
+//! signal preemption is off with a one-line warning (preempt.rs). The same
+//! warning names a runtime linked into a shared object: only that object's
+//! code is then preempted.
 //!
 //! The table is built once, on a short-lived thread started by sysmon
 //! (preempt.rs `enable`), and never changes afterwards; sysmon sends no
@@ -68,6 +79,8 @@ const RUNTIME_CRATES: &[&str] = &[
     "cfg_if",
     "scopeguard",
     "smallvec",
+    "bitflags",
+    "linux_raw_sys",
     // The global allocator's shims (`__rustc::__rust_alloc`, v0 mangling).
     "__rustc",
     // libtest and its dependencies, in `cargo test` binaries.
@@ -84,21 +97,95 @@ const USER_ENTRY: &[(&str, &str, &str)] = &[(
     "::run",
 )];
 
-/// Sorted, merged, half-open `[start, end)` ranges of user code (runtime
-/// addresses).
-static USER_TEXT: OnceLock<Vec<(usize, usize)>> = OnceLock::new();
+/// The global allocator's entry points, by name: the shims every allocation
+/// goes through (`__rust_alloc`, and `__rg_alloc`, which calls the
+/// `#[global_allocator]`, in older compilers), after any crate path.
+const ALLOC_SHIMS: &[&str] = &[
+    "__rust_alloc",
+    "__rust_dealloc",
+    "__rust_realloc",
+    "__rust_alloc_zeroed",
+    "__rg_alloc",
+    "__rg_dealloc",
+    "__rg_realloc",
+    "__rg_alloc_zeroed",
+];
+
+/// std's default allocator shim, linked only when the program has no
+/// `#[global_allocator]` of its own (a substring of its mangled names).
+const DEFAULT_ALLOC: &str = "__rdl_alloc";
+
+/// The trait whose impls are the program's allocator (never user code).
+const GLOBAL_ALLOC: &str = "core::alloc::global::GlobalAlloc";
+
+/// What [`init`] read from the symbol table. Ranges are sorted, merged,
+/// half-open `[start, end)` runtime addresses.
+#[derive(Default)]
+struct Table {
+    /// User code.
+    user: Vec<(usize, usize)>,
+    /// False if std's default allocator shim (`__rdl_alloc`) is linked: the
+    /// program allocates through the system allocator.
+    custom_alloc: bool,
+}
+
+static TABLE: OnceLock<Table> = OnceLock::new();
+
+/// The object the runtime is linked into.
+pub(crate) struct Object {
+    /// Its file (/proc/self/exe for the executable).
+    pub(crate) path: String,
+    /// Its load bias.
+    bias: usize,
+    /// True for a shared object.
+    pub(crate) shared: bool,
+    /// True if it has a symbol table (it was not stripped).
+    pub(crate) has_symtab: bool,
+}
+
+static OBJECT: OnceLock<Object> = OnceLock::new();
+
+/// Finds the runtime's object and whether it has a symbol table: cheap
+/// (the loader's list and the file's section headers), so preempt.rs can
+/// say at start when preemption cannot work.
+pub(crate) fn locate() -> &'static Object {
+    OBJECT.get_or_init(|| {
+        let obj = crate::sys::object_containing(locate as *const () as usize);
+        let path = obj
+            .as_ref()
+            .map_or_else(|| "/proc/self/exe".to_string(), |o| o.path.clone());
+        Object {
+            has_symtab: SymtabAt::find(&path).is_some(),
+            shared: obj.as_ref().is_some_and(|o| !o.main),
+            bias: obj.as_ref().map_or(0, |o| o.bias),
+            path,
+        }
+    })
+}
 
 /// Builds the table (once). Returns the number of user functions found.
 pub(crate) fn init() -> usize {
-    USER_TEXT.get_or_init(|| build().unwrap_or_default()).len()
+    let o = locate();
+    TABLE
+        .get_or_init(|| build(&o.path, o.bias).unwrap_or_default())
+        .user
+        .len()
+}
+
+/// True if the program has its own `#[global_allocator]` (alloc_probe.rs).
+/// False before `init`.
+pub(crate) fn custom_alloc() -> bool {
+    TABLE.get().is_some_and(|t| t.custom_alloc)
 }
 
 /// True if `pc` is in a user function. Async-signal-safe once `init` ran:
 /// one atomic load and a binary search.
 pub(crate) fn is_user_pc(pc: usize) -> bool {
-    let Some(ranges) = USER_TEXT.get() else {
-        return false;
-    };
+    TABLE.get().is_some_and(|t| contains(&t.user, pc))
+}
+
+/// Binary search in sorted, disjoint ranges.
+fn contains(ranges: &[(usize, usize)], pc: usize) -> bool {
     match ranges.binary_search_by(|&(s, _)| s.cmp(&pc)) {
         Ok(_) => true,
         Err(0) => false,
@@ -174,47 +261,56 @@ fn is_user_type(ty: &str) -> bool {
     }
 }
 
-/// True for symbols of user crates.
+/// True for symbols of user crates: Rust, not the allocator (module
+/// header), and a user path.
 fn is_user_symbol(name: &str) -> bool {
     let Ok(d) = rustc_demangle::try_demangle(name) else {
-        return false; // not Rust: C, assembly, shims
+        return false; // not Rust: C, assembly, older compilers' shims
     };
-    is_user_path(&format!("{d:#}"))
+    let path = format!("{d:#}");
+    !is_alloc_path(&path) && is_user_path(&path)
 }
 
-/// Reads /proc/self/exe's symbol table into user-code ranges.
-fn build() -> Option<Vec<(usize, usize)>> {
-    let elf = Elf::read()?;
-    let base = load_base(&elf.head);
-    let mut out = Vec::new();
+/// True for the allocator's entry points and `GlobalAlloc` impls: a
+/// program's own allocator is written in a user crate, but its lock must
+/// never be held by a suspended goroutine (alloc_probe.rs).
+fn is_alloc_path(path: &str) -> bool {
+    let shim = path
+        .rsplit_once("::")
+        .is_some_and(|(_, last)| ALLOC_SHIMS.contains(&last));
+    shim || split_qualified(path).is_some_and(|(_, tr)| tr == Some(GLOBAL_ALLOC))
+}
+
+/// Reads the symbol table of the object at `path` (loaded at `bias`).
+fn build(path: &str, bias: usize) -> Option<Table> {
+    let elf = Elf::read(path)?;
+    let (mut user, mut custom_alloc) = (Vec::new(), true);
     for (name, value, size) in elf.func_symbols()? {
+        if name.contains(DEFAULT_ALLOC) {
+            custom_alloc = false;
+        }
         if size > 0 && is_user_symbol(name) {
-            let start = base + value as usize;
-            out.push((start, start + size as usize));
+            let start = bias.wrapping_add(value as usize);
+            user.push((start, start + size as usize));
         }
     }
-    out.sort_unstable();
-    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(out.len());
-    for (s, e) in out {
+    Some(Table {
+        user: merge(user),
+        custom_alloc,
+    })
+}
+
+/// Sorts ranges and merges those that overlap or touch.
+fn merge(mut v: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    v.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(v.len());
+    for (s, e) in v {
         match merged.last_mut() {
             Some(last) if s <= last.1 => last.1 = last.1.max(e),
             _ => merged.push((s, e)),
         }
     }
-    Some(merged)
-}
-
-/// The load bias of the main executable (0 for a non-PIE binary), from the
-/// auxiliary vector: address of the program headers minus their file offset.
-fn load_base(head: &[u8]) -> usize {
-    let phdr = crate::sys::getauxval(libc::AT_PHDR);
-    let phoff = rd_u64(head, 0x20).unwrap_or(0) as usize;
-    // e_type 3 = ET_DYN (PIE): biased; 2 = ET_EXEC: absolute.
-    if rd_u16(head, 0x10) == Some(3) {
-        (phdr as usize).wrapping_sub(phoff)
-    } else {
-        0
-    }
+    merged
 }
 
 fn rd_u16(b: &[u8], at: usize) -> Option<u16> {
@@ -233,51 +329,78 @@ fn rd_u64(b: &[u8], at: usize) -> Option<u64> {
 /// copying it all cost W7 about 5% at P=2 (the table is built while the
 /// program runs).
 struct Elf {
-    head: Vec<u8>,
     syms: Vec<u8>,
     strs: Vec<u8>,
     /// Size of one `.symtab` entry.
     entsize: usize,
 }
 
-impl Elf {
+/// Where `.symtab` and its string table lie in an ELF64 little-endian
+/// file (read from the section headers alone).
+struct SymtabAt {
+    file: std::fs::File,
+    off: u64,
+    size: u64,
+    str_off: u64,
+    str_size: u64,
+    entsize: usize,
+}
+
+impl SymtabAt {
     /// Larger sections than this are not believed (a corrupt header).
     const MAX_SECTION: u64 = 1 << 30;
 
-    /// None if the executable is not such an ELF or has no `.symtab`.
-    fn read() -> Option<Elf> {
-        use std::os::unix::fs::FileExt;
-        let f = std::fs::File::open("/proc/self/exe").ok()?;
-        let at = |off: u64, len: u64| -> Option<Vec<u8>> {
-            if len > Self::MAX_SECTION {
-                return None;
-            }
-            let mut v = vec![0u8; len as usize];
-            f.read_exact_at(&mut v, off).ok()?;
-            Some(v)
+    /// None if the file is not such an ELF or has no `.symtab`.
+    fn find(path: &str) -> Option<SymtabAt> {
+        let file = std::fs::File::open(path).ok()?;
+        let mut t = SymtabAt {
+            file,
+            off: 0,
+            size: 0,
+            str_off: 0,
+            str_size: 0,
+            entsize: 24,
         };
-        let head = at(0, 64)?;
+        let head = t.read(0, 64)?;
         if head.get(..4)? != b"\x7fELF" || head[4] != 2 || head[5] != 1 {
             return None;
         }
         let shoff = rd_u64(&head, 0x28)?;
         let shentsize = u64::from(rd_u16(&head, 0x3A)?);
         let shnum = u64::from(rd_u16(&head, 0x3C)?);
-        let sh = at(shoff, shentsize * shnum)?;
+        let sh = t.read(shoff, shentsize * shnum)?;
         let sh_at = |i: u64| (i * shentsize) as usize;
         const SHT_SYMTAB: u32 = 2;
         let symtab = (0..shnum).find(|&i| rd_u32(&sh, sh_at(i) + 4) == Some(SHT_SYMTAB))?;
-        let off = rd_u64(&sh, sh_at(symtab) + 0x18)?;
-        let size = rd_u64(&sh, sh_at(symtab) + 0x20)?;
+        t.off = rd_u64(&sh, sh_at(symtab) + 0x18)?;
+        t.size = rd_u64(&sh, sh_at(symtab) + 0x20)?;
         let link = u64::from(rd_u32(&sh, sh_at(symtab) + 0x28)?);
-        let entsize = (rd_u64(&sh, sh_at(symtab) + 0x38)? as usize).max(24);
-        let str_off = rd_u64(&sh, sh_at(link) + 0x18)?;
-        let str_size = rd_u64(&sh, sh_at(link) + 0x20)?;
+        t.entsize = (rd_u64(&sh, sh_at(symtab) + 0x38)? as usize).max(24);
+        t.str_off = rd_u64(&sh, sh_at(link) + 0x18)?;
+        t.str_size = rd_u64(&sh, sh_at(link) + 0x20)?;
+        Some(t)
+    }
+
+    /// `len` bytes at `off` (positioned reads: see [`Elf`]).
+    fn read(&self, off: u64, len: u64) -> Option<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        if len > Self::MAX_SECTION {
+            return None;
+        }
+        let mut v = vec![0u8; len as usize];
+        self.file.read_exact_at(&mut v, off).ok()?;
+        Some(v)
+    }
+}
+
+impl Elf {
+    /// None if the file is not such an ELF or has no `.symtab`.
+    fn read(path: &str) -> Option<Elf> {
+        let t = SymtabAt::find(path)?;
         Some(Elf {
-            head,
-            syms: at(off, size)?,
-            strs: at(str_off, str_size)?,
-            entsize,
+            syms: t.read(t.off, t.size)?,
+            strs: t.read(t.str_off, t.str_size)?,
+            entsize: t.entsize,
         })
     }
 
@@ -338,6 +461,12 @@ mod tests {
             ),
             ("core::ptr::drop_in_place::<myapp::Foo>", false),
             ("__rustc::__rust_alloc", false),
+            // A program's own allocator is never user code.
+            ("myapp::_::__rust_alloc", false),
+            (
+                "<myapp::SpinAlloc as core::alloc::global::GlobalAlloc>::alloc",
+                false,
+            ),
             ("rust_begin_unwind", false),
             // A user type's or a user trait's impl is the user's.
             ("<myapp::Foo as core::fmt::Debug>::fmt", true),
@@ -362,7 +491,41 @@ mod tests {
                 true,
             ),
         ] {
-            assert_eq!(is_user_path(path), user, "{path}");
+            assert_eq!(!is_alloc_path(path) && is_user_path(path), user, "{path}");
+        }
+    }
+
+    /// Every crate the runtime links is in RUNTIME_CRATES: a dependency
+    /// added later must not become "user code" unnoticed.
+    #[test]
+    fn runtime_crates_cover_every_dependency() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = std::process::Command::new(cargo)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["tree", "-p", "gort-runtime", "-e", "normal"])
+            .args(["--prefix", "none", "--format", "{lib}"])
+            .output()
+            .expect("run cargo tree");
+        assert!(
+            out.status.success(),
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree = String::from_utf8(out.stdout).expect("utf-8");
+        let libs: Vec<&str> = tree
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert!(
+            libs.contains(&"parking_lot"),
+            "unexpected cargo tree output:\n{tree}"
+        );
+        for lib in libs {
+            assert!(
+                RUNTIME_CRATES.contains(&lib),
+                "crate {lib} is linked by the runtime but missing from RUNTIME_CRATES"
+            );
         }
     }
 

@@ -70,8 +70,9 @@ fn enter_syscall() {
     let ml = rs.ml();
     if let Some(g) = ml.cur_g.get() {
         crate::trace::syscall_enter(g);
-        // A blocking call is a cooperative point: an async lock ends here.
-        g.get().unlock_async();
+        // A blocking call is a cooperative point: an async lock ends here
+        // (a panicking G stays locked: sched.rs `switch_point`).
+        sched::switch_point(g);
     }
     let Some(p) = ml.p.take() else {
         return; // already without a P

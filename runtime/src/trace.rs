@@ -58,7 +58,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use crate::lock::Mutex;
 
 use crate::allgs::WaitReason;
 use crate::g::GRef;

@@ -109,3 +109,47 @@ pub fn cpu_unit(seed: u64) -> u64 {
     }
     x
 }
+
+/// Runs test `child_p{procs}` of this binary in a child at GOMAXPROCS =
+/// `procs` with a 1 ms time slice ([`child_ok`]) and echoes the lines of
+/// its stdout that start with `tag`.
+pub fn run_sliced_child(procs: &str, tag: &str) {
+    let test = format!("child_p{procs}");
+    let (so, _) = child_ok(&test, &[("GOMAXPROCS", procs), ("GORT_TIMESLICE", "1ms")]);
+    for l in so.lines().filter_map(|l| l.find(tag).map(|i| &l[i..])) {
+        println!("P={procs}: {l}");
+    }
+}
+
+/// Defines tests `$p1` and `$p2`, which run `$body` in a child at
+/// GOMAXPROCS 1 and 2 with a 1 ms slice ([`run_sliced_child`], echoing the
+/// lines that start with `$tag`), and the child tests `child_p1` and
+/// `child_p2` they start, which run `$body` under the watchdog `$limit`.
+#[macro_export]
+macro_rules! sliced_children {
+    ($p1:ident, $p2:ident, $tag:expr, $body:path, $limit:expr) => {
+        #[test]
+        fn $p1() {
+            common::run_sliced_child("1", $tag);
+        }
+
+        #[test]
+        fn $p2() {
+            common::run_sliced_child("2", $tag);
+        }
+
+        #[test]
+        fn child_p1() {
+            if common::is_child("child_p1") {
+                common::with_timeout($limit, $body);
+            }
+        }
+
+        #[test]
+        fn child_p2() {
+            if common::is_child("child_p2") {
+                common::with_timeout($limit, $body);
+            }
+        }
+    };
+}

@@ -64,7 +64,7 @@ pub struct Mutex<T: ?Sized> {
     state: AtomicU8,
     /// Waiters; each sudog's slot holds when it first waited. A waker sets
     /// the slot to None to say "you own the lock now" (hand-off).
-    waiters: parking_lot::Mutex<WaitQ<Instant>>,
+    waiters: crate::lock::Mutex<WaitQ<Instant>>,
     data: UnsafeCell<T>,
 }
 
@@ -101,7 +101,7 @@ impl<T> Mutex<T> {
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
             state: AtomicU8::new(0),
-            waiters: parking_lot::const_mutex(WaitQ::new()),
+            waiters: crate::lock::Mutex::new(WaitQ::new()),
             data: UnsafeCell::new(value),
         }
     }

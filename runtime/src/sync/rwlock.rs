@@ -34,7 +34,7 @@ use crate::waiter::Waiter;
 /// assert_eq!(*l.read(), 6);
 /// ```
 pub struct RwLock<T: ?Sized> {
-    state: parking_lot::Mutex<RwState>,
+    state: crate::lock::Mutex<RwState>,
     data: UnsafeCell<T>,
 }
 
@@ -91,7 +91,7 @@ impl<T> RwLock<T> {
     /// ```
     pub const fn new(value: T) -> RwLock<T> {
         RwLock {
-            state: parking_lot::const_mutex(RwState {
+            state: crate::lock::Mutex::new(RwState {
                 readers: 0,
                 writer: false,
                 writers_waiting: 0,

@@ -33,7 +33,7 @@ use crate::sudog::{park_on, WaitQ, WaitReason};
 /// }
 /// ```
 pub struct Semaphore {
-    state: parking_lot::Mutex<SemState>,
+    state: crate::lock::Mutex<SemState>,
 }
 
 struct SemState {
@@ -64,7 +64,7 @@ impl Semaphore {
     /// ```
     pub const fn new(permits: usize) -> Semaphore {
         Semaphore {
-            state: parking_lot::const_mutex(SemState {
+            state: crate::lock::Mutex::new(SemState {
                 permits,
                 waiters: WaitQ::new(),
             }),

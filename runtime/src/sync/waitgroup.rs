@@ -32,7 +32,7 @@ use crate::sudog::{park_on, WaitQ, WaitReason};
 /// ```
 #[derive(Clone, Default)]
 pub struct WaitGroup {
-    inner: Arc<parking_lot::Mutex<WgState>>,
+    inner: Arc<crate::lock::Mutex<WgState>>,
 }
 
 #[derive(Default)]

@@ -1,15 +1,20 @@
-//! sys — the raw OS calls behind stacks and fatal signals, one wrapper each,
-//! so that stack.rs and signal.rs read as policy and every `libc` call with
-//! its safety argument lives in one place.
+//! sys — the raw OS calls behind stacks, signals and preemption, one
+//! wrapper each, so that stack.rs, signal.rs and preempt.rs read as policy
+//! and every `libc` call with its safety argument lives in one place.
 //!
-//! Callers: stack.rs (mmap, madvise, mprotect, the `vm.max_map_count` sysctl)
-//! and signal.rs (sigaction, sigaltstack, errno, write(2), abort). Nothing here
-//! keeps state except a latch saying whether `process_madvise` works (linux.rs).
+//! linux.rs: mmap, madvise, mprotect, the `vm.max_map_count` sysctl,
+//! sigaction, sigaltstack, errno, write(2), abort. signal_preempt.rs: the
+//! signal frame (PC, SP, mask), tgkill, futexes, where the loader put an
+//! object. async_preempt.rs (x86_64): the preemption trampoline. diag.rs:
+//! the coarse clock, atexit. Nothing here keeps state except a latch saying
+//! whether `process_madvise` works (linux.rs) and the trampoline's save-area
+//! size.
 //!
 //! gort runs on Linux only (lib.rs refuses other targets), so there is one
-//! backend. The overflow check needs no register access: it uses only the
-//! fault address from `siginfo_t`.
+//! backend.
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod async_preempt;
 mod diag;
 mod linux;
 mod signal_preempt;
