@@ -45,39 +45,28 @@ const RUN: Duration = Duration::from_secs(2);
 /// One `with` closure: a long call-free loop that reads and writes this
 /// thread's slot through the closure's reference. Returns the number of
 /// closures whose thread changed or whose slot was touched by another
-/// goroutine (both must stay 0). Out of line: inlined into the goroutine's
-/// loop, an optimized build may compute SLOT's address once, before the
-/// loop's `yield_now`, and reach the first thread's slot after the
-/// goroutine moved (docs/CAVEATS.md section 2).
-#[inline(never)]
+/// goroutine (both must stay 0).
 fn one_closure(w: u64, round: u64) -> u64 {
     let tag = (w << 40) | round;
-    SLOT.with(|slot| inside(slot, tag))
-}
-
-/// The closure's body, out of line: inlined, an optimized build would put
-/// the loop inside std's `LocalKey::with`, whose code is never preempted
-/// (docs/CAVEATS.md section 7). Here it stays this crate's code, still
-/// running inside the `with`, holding `slot`.
-#[inline(never)]
-fn inside(slot: &Cell<u64>, tag: u64) -> u64 {
-    let before = thread_token();
-    slot.set(tag);
-    let mut x = tag | 1;
-    for _ in 0..STEPS {
-        // Through the reference, every step: a write by another
-        // goroutine on this thread would show in the check below.
-        x = xorshift(x);
-        slot.set(slot.get() ^ (x & 0xff));
-    }
-    let after = thread_token();
-    let mut expect = tag;
-    let mut y = tag | 1;
-    for _ in 0..STEPS {
-        y = xorshift(y);
-        expect ^= y & 0xff;
-    }
-    u64::from(before != after) + u64::from(slot.get() != expect)
+    SLOT.with(|slot| {
+        let before = thread_token();
+        slot.set(tag);
+        let mut x = tag | 1;
+        for _ in 0..STEPS {
+            // Through the reference, every step: a write by another
+            // goroutine on this thread would show in the check below.
+            x = xorshift(x);
+            slot.set(slot.get() ^ (x & 0xff));
+        }
+        let after = thread_token();
+        let mut expect = tag;
+        let mut y = tag | 1;
+        for _ in 0..STEPS {
+            y = xorshift(y);
+            expect ^= y & 0xff;
+        }
+        u64::from(before != after) + u64::from(slot.get() != expect)
+    })
 }
 
 fn body() {
