@@ -30,11 +30,13 @@ pub(crate) fn held() -> u32 {
     LOCKS.with(Cell::get)
 }
 
+#[inline(always)]
 fn acquired() {
     LOCKS.with(|c| c.set(c.get() + 1));
     compiler_fence(Ordering::SeqCst);
 }
 
+#[inline(always)]
 fn released() {
     compiler_fence(Ordering::SeqCst);
     LOCKS.with(|c| c.set(c.get() - 1));
@@ -54,6 +56,7 @@ impl<T> Mutex<T> {
 }
 
 impl<T: ?Sized> Mutex<T> {
+    #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
         // Counted before the attempt: a preemption while we wait for it
         // would suspend a goroutine about to hold it.
@@ -63,6 +66,7 @@ impl<T: ?Sized> Mutex<T> {
 }
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         // The parking_lot guard (a field) unlocks right after this body;
         // counting it released a few instructions early is harmless: the
