@@ -111,3 +111,37 @@ impl Condvar {
         self.0.notify_one()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_counts_this_threads_locks() {
+        let (a, b) = (Mutex::new(1), Mutex::new(2));
+        assert_eq!(held(), 0);
+        let ga = a.lock();
+        assert_eq!(held(), 1);
+        {
+            let gb = b.lock();
+            assert_eq!(held(), 2);
+            assert_eq!(*ga + *gb, 3);
+        }
+        assert_eq!(held(), 1);
+        // Another thread's locks are its own.
+        std::thread::spawn(|| assert_eq!(held(), 0)).join().unwrap();
+        drop(ga);
+        assert_eq!(held(), 0);
+    }
+
+    #[test]
+    fn a_condvar_wait_keeps_the_lock_counted() {
+        let m = Mutex::new(false);
+        let cv = Condvar::new();
+        let mut g = m.lock();
+        let _ = cv.wait_for(&mut g, Duration::from_millis(1));
+        assert_eq!(held(), 1);
+        drop(g);
+        assert_eq!(held(), 0);
+    }
+}
