@@ -34,6 +34,7 @@ mod hchan;
 mod join;
 mod local;
 mod lock;
+mod loom;
 mod m;
 pub mod net;
 mod netpoll;

@@ -22,13 +22,15 @@
 //!   atomics, so such a stale read is no data race. Indices wrap (u32), as
 //!   in Go; the queue never holds more than 256, so differences are exact.
 
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use crate::debug::throw;
 use crate::g::{GRef, G};
+use crate::loom::{AtomicPtr, AtomicU32};
 
-/// Go's local run queue capacity.
-pub(crate) const LOCAL_RUNQ_CAP: usize = 256;
+/// Go's local run queue capacity (4 in the loom models, so that a few
+/// operations reach a full ring).
+pub(crate) const LOCAL_RUNQ_CAP: usize = if cfg!(loom) { 4 } else { 256 };
 const CAP: u32 = LOCAL_RUNQ_CAP as u32;
 
 /// The ring. Invariant: `tail - head <= CAP` (wrapping), and the slots in
@@ -46,7 +48,7 @@ impl RunQ {
         RunQ {
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
-            buf: [const { AtomicPtr::new(std::ptr::null_mut()) }; LOCAL_RUNQ_CAP],
+            buf: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
         }
     }
 
@@ -289,5 +291,138 @@ mod tests {
             taken.load(Ordering::SeqCst)
         );
         assert_eq!(unique.len(), N);
+    }
+}
+
+/// Model checks of the ring (runtime/src/loom.rs): every interleaving, and
+/// every value the memory orderings allow, within loom's bounds. Each model
+/// names the mutation it was seen to catch.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use std::panic::Location;
+    use std::sync::OnceLock;
+
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// Gs made once, outside the models (making a G takes runtime locks
+    /// that loom does not model); the ring only moves their pointers.
+    fn gs() -> &'static [GRef] {
+        static GS: OnceLock<Vec<GRef>> = OnceLock::new();
+        GS.get_or_init(|| {
+            (0..8)
+                .map(|_| G::new_ref(crate::g::tests::nop(), None, 0, Location::caller(), None))
+                .collect()
+        })
+    }
+
+    /// Asserts that `taken` holds each of `expected` exactly once.
+    fn exactly_once(mut taken: Vec<usize>, expected: &[GRef]) {
+        taken.sort_unstable();
+        let mut want: Vec<usize> = expected.iter().map(|g| g.as_ptr() as usize).collect();
+        want.sort_unstable();
+        assert_eq!(taken, want, "a G lost or taken twice");
+    }
+
+    /// Drains a thief's own ring after a steal.
+    fn steal_all(victim: &RunQ) -> Vec<usize> {
+        let mine = RunQ::new();
+        let mut got = Vec::new();
+        if let Some(g) = victim.steal_into(&mine) {
+            got.push(g.as_ptr() as usize);
+            while let Some(g) = mine.pop() {
+                got.push(g.as_ptr() as usize);
+            }
+        }
+        got
+    }
+
+    /// The holder pushes and pops while a thief steals.
+    /// Caught: `push` publishing `tail` with Relaxed instead of Release (the
+    /// thief reads a slot before its G is stored: "empty slot inside the run
+    /// queue"); `pop` advancing `head` with a plain store instead of the CAS
+    /// (both take the same G).
+    #[test]
+    fn loom_holder_against_a_thief() {
+        let g = gs();
+        loom::model(move || {
+            let q = Arc::new(RunQ::new());
+            let thief = {
+                let q = q.clone();
+                thread::spawn(move || steal_all(&q))
+            };
+            let mut taken = Vec::new();
+            for &x in &g[..3] {
+                q.push(x).unwrap();
+            }
+            while let Some(x) = q.pop() {
+                taken.push(x.as_ptr() as usize);
+            }
+            taken.extend(thief.join().unwrap());
+            exactly_once(taken, &g[..3]);
+        });
+    }
+
+    /// Two thieves against a holder that has queued and then pops.
+    /// Caught: `steal_into` committing with a plain store of `head` instead
+    /// of the CAS (two thieves move the same Gs).
+    #[test]
+    fn loom_two_thieves() {
+        let g = gs();
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(move || {
+            let q = Arc::new(RunQ::new());
+            for &x in &g[..3] {
+                q.push(x).unwrap();
+            }
+            let thieves: Vec<_> = (0..2)
+                .map(|_| {
+                    let q = q.clone();
+                    thread::spawn(move || steal_all(&q))
+                })
+                .collect();
+            let mut taken = Vec::new();
+            while let Some(x) = q.pop() {
+                taken.push(x.as_ptr() as usize);
+            }
+            for t in thieves {
+                taken.extend(t.join().unwrap());
+            }
+            exactly_once(taken, &g[..3]);
+        });
+    }
+
+    /// A full ring: the holder moves half to the global queue (Go's
+    /// runqputslow) while a thief steals.
+    /// Caught: `take_half` committing without the CAS on `head` (the thief's
+    /// Gs also go to the global queue: taken twice).
+    #[test]
+    fn loom_overflow_against_a_thief() {
+        let g = gs();
+        loom::model(move || {
+            let q = Arc::new(RunQ::new());
+            for &x in &g[..LOCAL_RUNQ_CAP] {
+                q.push(x).unwrap();
+            }
+            assert_eq!(q.push(g[LOCAL_RUNQ_CAP]), Err(g[LOCAL_RUNQ_CAP]));
+            let thief = {
+                let q = q.clone();
+                thread::spawn(move || steal_all(&q))
+            };
+            let mut global = Vec::new();
+            let mut taken = Vec::new();
+            // Either the holder moved half out, or the thief made room
+            // first (take_half fails): the push goes in now.
+            let _ = q.take_half(&mut global);
+            q.push(g[LOCAL_RUNQ_CAP]).unwrap();
+            taken.extend(global.iter().map(|x| x.as_ptr() as usize));
+            while let Some(x) = q.pop() {
+                taken.push(x.as_ptr() as usize);
+            }
+            taken.extend(thief.join().unwrap());
+            exactly_once(taken, &g[..=LOCAL_RUNQ_CAP]);
+        });
     }
 }
