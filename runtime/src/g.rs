@@ -121,7 +121,7 @@ pub(crate) struct G {
     status: AtomicU8,
     /// The park handshake word. AcqRel on both sides: the side that finishes the
     /// handshake acquires the other side's writes to the G.
-    park: AtomicU8,
+    park: ParkWord,
     /// Optional name from `Builder::name`. Immutable.
     pub(crate) name: Option<std::sync::Arc<str>>,
     /// Requested stack size in bytes (rounded to pages). Immutable.
@@ -200,7 +200,7 @@ impl G {
         let g = G {
             id,
             status: AtomicU8::new(GStatus::Runnable as u8),
-            park: AtomicU8::new(PARK_RUNNING),
+            park: ParkWord::new(),
             name,
             stack_size,
             created_by,
@@ -370,9 +370,33 @@ impl G {
     /// true if the G is now parked (a later `ready` owns it), false if a
     /// `ready` already came: the caller still owns it and must make it runnable.
     pub(crate) fn park_commit(&self) -> bool {
+        self.park.commit()
+    }
+
+    /// Waker side of the handshake. Returns true if the caller now owns the
+    /// parked G and must make it runnable; false if the G had not finished
+    /// switching out (its M will requeue it).
+    pub(crate) fn ready_claim(&self) -> bool {
+        self.park.claim()
+    }
+}
+
+/// The park handshake word (module header): `PARK_RUNNING`, `PARK_PARKED`
+/// or `PARK_NOTIFIED`. Its own type so that the loom model below checks
+/// this very code.
+pub(crate) struct ParkWord(crate::loom::AtomicU8);
+
+impl ParkWord {
+    pub(crate) fn new() -> ParkWord {
+        ParkWord(crate::loom::AtomicU8::new(PARK_RUNNING))
+    }
+
+    /// `G::park_commit`.
+    #[inline]
+    fn commit(&self) -> bool {
         // AcqRel: Release publishes the switched-out G to the waker that later
         // swaps; Acquire (on failure, via the swap below) sees the waker's writes.
-        match self.park.compare_exchange(
+        match self.0.compare_exchange(
             PARK_RUNNING,
             PARK_PARKED,
             Ordering::AcqRel,
@@ -381,23 +405,22 @@ impl G {
             Ok(_) => true,
             Err(PARK_NOTIFIED) => {
                 // Relaxed: we own the G again; the next handshake starts from here.
-                self.park.store(PARK_RUNNING, Ordering::Relaxed);
+                self.0.store(PARK_RUNNING, Ordering::Relaxed);
                 false
             }
             Err(_) => throw("runtime: park_commit: bad park state"),
         }
     }
 
-    /// Waker side of the handshake. Returns true if the caller now owns the
-    /// parked G and must make it runnable; false if the G had not finished
-    /// switching out (its M will requeue it).
-    pub(crate) fn ready_claim(&self) -> bool {
-        // AcqRel: pairs with the CAS in park_commit.
-        match self.park.swap(PARK_NOTIFIED, Ordering::AcqRel) {
+    /// `G::ready_claim`.
+    #[inline]
+    fn claim(&self) -> bool {
+        // AcqRel: pairs with the CAS in commit.
+        match self.0.swap(PARK_NOTIFIED, Ordering::AcqRel) {
             PARK_PARKED => {
                 // Relaxed: we own the G; the store is published by the run
                 // queue push that follows.
-                self.park.store(PARK_RUNNING, Ordering::Relaxed);
+                self.0.store(PARK_RUNNING, Ordering::Relaxed);
                 true
             }
             PARK_RUNNING => false,
@@ -519,5 +542,58 @@ pub(crate) mod tests {
         let g2 = G::new_ref(nop(), None, 0, Location::caller(), Some(slot));
         assert_eq!(g2.as_ptr(), g.as_ptr(), "the slot is reused");
         assert_eq!(g2.get().status(), GStatus::Runnable);
+    }
+}
+
+/// Model checks of the park handshake (runtime/src/loom.rs).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// The M finishing a park races the waker's ready. Exactly one side owns
+    /// the G afterwards (no lost wake-up: someone requeues it; no double
+    /// run: not both), and the owner sees what the other side wrote before
+    /// its step: the G's state written before the switch (the waker reads
+    /// it), or the value a waker leaves for the G (the M's side reads it).
+    /// loom reports any unordered access to the cells as a data race.
+    /// Caught: `commit`'s CAS with Relaxed instead of AcqRel (the waker
+    /// reads the G's state unordered); `claim`'s swap with Relaxed (the M
+    /// reads the waker's value unordered); `claim` storing NOTIFIED without
+    /// looking at what was there (both sides own the G).
+    #[test]
+    fn loom_park_races_ready() {
+        loom::model(|| {
+            let word = Arc::new(ParkWord::new());
+            let g_state = Arc::new(UnsafeCell::new(0u32));
+            let handed = Arc::new(UnsafeCell::new(0u32));
+            let waker = {
+                let (word, g_state, handed) = (word.clone(), g_state.clone(), handed.clone());
+                thread::spawn(move || {
+                    // The value a waker hands over (a channel's sudog slot).
+                    // SAFETY: loom checks this access (the model's point).
+                    handed.with_mut(|p| unsafe { *p = 7 });
+                    if word.claim() {
+                        // SAFETY: as above.
+                        g_state.with(|p| assert_eq!(unsafe { *p }, 1));
+                        true
+                    } else {
+                        false
+                    }
+                })
+            };
+            // The G's last write before it switched out.
+            // SAFETY: loom checks this access (the model's point).
+            g_state.with_mut(|p| unsafe { *p = 1 });
+            let m_owns = !word.commit();
+            if m_owns {
+                // SAFETY: as above.
+                handed.with(|p| assert_eq!(unsafe { *p }, 7));
+            }
+            let waker_owns = waker.join().unwrap();
+            assert!(m_owns != waker_owns, "owned by both or by neither");
+        });
     }
 }

@@ -300,21 +300,20 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
-    use std::panic::Location;
-    use std::sync::OnceLock;
 
     use loom::sync::Arc;
     use loom::thread;
 
-    /// Gs made once, outside the models (making a G takes runtime locks
-    /// that loom does not model); the ring only moves their pointers.
-    fn gs() -> &'static [GRef] {
-        static GS: OnceLock<Vec<GRef>> = OnceLock::new();
-        GS.get_or_init(|| {
-            (0..8)
-                .map(|_| G::new_ref(crate::g::tests::nop(), None, 0, Location::caller(), None))
-                .collect()
-        })
+    /// Stand-ins for Gs: the ring only moves pointers and never follows
+    /// them, so distinct aligned addresses will do (a real G holds loom
+    /// atomics itself, which a model must create anew in each run).
+    fn gs() -> Vec<GRef> {
+        (1..=8)
+            .map(|i| {
+                let p = (i * std::mem::align_of::<G>()) as *mut G;
+                GRef::from_ptr(p).expect("non-null")
+            })
+            .collect()
     }
 
     /// Asserts that `taken` holds each of `expected` exactly once.
