@@ -24,6 +24,12 @@ use std::time::{Duration, Instant};
 use common::{is_child, run_child, texts, with_timeout};
 use storm::{reference, run, xorshift, LIMIT, STORM};
 
+/// Signals a flood must have sent for the run to prove anything. The flooder
+/// paces itself at about 20,000 a second, but on a loaded 2-core machine it
+/// gets the CPU far less often (fewer than 4,000 in 3 s were seen with a
+/// second test suite running beside): the bound says "a flood", not a rate.
+const MIN_SIGNALS: u64 = 1_000;
+
 /// Sends SIGURG to the process and to each of its threads until `stop`.
 /// Returns the number of signals sent.
 fn flood(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
@@ -216,7 +222,7 @@ fn cooperative_under_flood() {
             got.len(),
             s.preemptions
         );
-        assert!(signals >= 10_000, "only {signals} signals sent");
+        assert!(signals >= MIN_SIGNALS, "only {signals} signals sent");
         assert!(pings > 0 && naps > 0 && chunks > 0 && n > 0);
         assert_eq!(s.preemptions, 0, "a foreign SIGURG preempted a goroutine");
     });
@@ -236,7 +242,7 @@ fn storm_under_flood() {
         stop.store(true, Ordering::Relaxed);
         let signals = flooder.join().expect("flooder");
         println!("storm: {signals} foreign signals during the storm");
-        assert!(signals >= 10_000, "only {signals} signals sent");
+        assert!(signals >= MIN_SIGNALS, "only {signals} signals sent");
         assert!(r.preemptions >= 30, "only {} preemptions", r.preemptions);
     });
 }
