@@ -52,12 +52,13 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 pub(crate) use crate::allgs::WaitReason;
 use crate::debug::throw;
+use crate::loom::{AtomicBool, AtomicUsize};
 use crate::time::{self, TimerId};
 use crate::waiter::{self, Waiter};
 
@@ -598,5 +599,55 @@ mod tests {
         assert_eq!(c.take(), Some(1));
         drop(c.finish());
         assert!(q.dequeue().is_none());
+    }
+}
+
+/// Model checks of the claim-once wait record (runtime/src/loom.rs). The
+/// owner's side waits on `done` by spinning here (the real `wait` parks,
+/// which loom does not model); both claimers run the real `try_claim` and
+/// `Claim::finish`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// A select with two cases, each readied by a peer: exactly one claim
+    /// wins, and the owner, once `done`, sees the value the winner left.
+    /// Caught: `try_claim` with a load and a store instead of the CAS (both
+    /// peers win and write the slot: loom reports the concurrent writes);
+    /// `finish` publishing `done` with Relaxed instead of Release (the owner
+    /// reads the slot unordered: a causality violation).
+    #[test]
+    fn loom_two_claimers_one_winner() {
+        loom::model(|| {
+            let ctx = Arc::new(WaitCtx::new());
+            let slot = Arc::new(UnsafeCell::new(0usize));
+            let peers: Vec<_> = (0..2usize)
+                .map(|case| {
+                    let (ctx, slot) = (ctx.clone(), slot.clone());
+                    thread::spawn(move || match ctx.try_claim(case) {
+                        Some(claim) => {
+                            // SAFETY: the claim winner alone writes the slot
+                            // before `finish` (loom checks it).
+                            slot.with_mut(|p| unsafe { *p = 100 + case });
+                            drop(claim.finish());
+                            true
+                        }
+                        None => false,
+                    })
+                })
+                .collect();
+            // Acquire: pairs with finish's Release, as `wait` does.
+            while !ctx.done.load(Ordering::Acquire) {
+                thread::yield_now();
+            }
+            let won = ctx.selected();
+            // SAFETY: after `done` the owner reads the slot (loom checks it).
+            slot.with(|p| assert_eq!(unsafe { *p }, 100 + won));
+            let winners = peers.into_iter().map(|p| p.join().unwrap());
+            assert_eq!(winners.filter(|&w| w).count(), 1, "not exactly one winner");
+        });
     }
 }
