@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{is_child, run_child, texts, with_timeout};
-use storm::{reference, run, xorshift, LIMIT, STORM};
+use storm::{limit, reference, run, storm_len, xorshift};
 
 /// Signals a flood must have sent for the run to prove anything. The flooder
 /// paces itself at about 20,000 a second, but on a loaded 2-core machine it
@@ -89,7 +89,7 @@ fn float_chunk(seed: u64) -> u64 {
 }
 
 fn cooperative_under_flood() {
-    with_timeout(LIMIT, || {
+    with_timeout(limit(), || {
         let start = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
         let flooder = flood(stop.clone());
@@ -189,7 +189,7 @@ fn cooperative_under_flood() {
         let writer = std::thread::spawn(move || {
             let mut sent = Vec::new();
             let mut i = 0u8;
-            while start.elapsed() < STORM {
+            while start.elapsed() < storm_len() {
                 std::thread::sleep(Duration::from_millis(10));
                 let msg = [i; 17];
                 wr.write_all(&msg).expect("write pipe");
@@ -199,7 +199,7 @@ fn cooperative_under_flood() {
             sent
         });
 
-        let sent_bytes = writer.join().expect("writer"); // about STORM
+        let sent_bytes = writer.join().expect("writer"); // about storm_len()
         stop.store(true, Ordering::Relaxed);
         let got: Result<Vec<u8>, ErrorKind> = reader.join().expect("reader");
         let got = got.unwrap_or_else(|k| panic!("read(2) failed with {k:?}"));
@@ -229,7 +229,7 @@ fn cooperative_under_flood() {
 }
 
 fn storm_under_flood() {
-    with_timeout(LIMIT, || {
+    with_timeout(limit(), || {
         let stop = Arc::new(AtomicBool::new(false));
         let flooder = flood(stop.clone());
         let want = reference(float_chunk);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{is_child, with_timeout};
-use storm::{run_storm_child, wait_for_preemption, xorshift, LIMIT};
+use storm::{limit, run_storm_child, wait_for_preemption, xorshift};
 
 /// A token per OS thread (never 0).
 fn thread_token() -> u64 {
@@ -52,7 +52,7 @@ fn spin(steps: u64) -> u64 {
 }
 
 fn body() {
-    with_timeout(LIMIT, || {
+    with_timeout(limit(), || {
         wait_for_preemption();
         let before = gort::stats().preemptions;
         let stop = Arc::new(AtomicBool::new(false));
@@ -150,7 +150,7 @@ fn lock_os_thread_pins_across_yields_parks_and_preemption() {
 
 #[test]
 fn unlocked_goroutine_is_free_to_move_and_lock_is_a_no_op_on_plain_threads() {
-    with_timeout(LIMIT, || {
+    with_timeout(limit(), || {
         // A plain thread: both calls do nothing and nothing breaks.
         gort::lock_os_thread();
         gort::unlock_os_thread();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{is_child, with_timeout};
-use storm::{run_storm_child, wait_for_preemption, xorshift, LIMIT};
+use storm::{limit, run_storm_child, wait_for_preemption, xorshift};
 
 /// How long each loop spins.
 const SPIN: Duration = Duration::from_millis(300);
@@ -39,7 +39,7 @@ fn spin_for_a_while() -> u64 {
 }
 
 fn body() {
-    with_timeout(LIMIT, || {
+    with_timeout(limit(), || {
         wait_for_preemption();
         let (outside, inside, nested, again, other_ran_inside) = gort::go!(|| {
             let outside = spin_for_a_while();
@@ -91,7 +91,7 @@ fn no_preempt_section_is_not_preempted_at_gomaxprocs_1() {
 
 #[test]
 fn no_preempt_returns_the_value_and_works_on_plain_threads() {
-    with_timeout(LIMIT, || {
+    with_timeout(limit(), || {
         assert_eq!(gort::no_preempt(|| 6 * 7), 42);
         let v = gort::go!(|| gort::no_preempt(|| {
             gort::yield_now(); // cooperative points still work inside

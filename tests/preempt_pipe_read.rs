@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{is_child, with_timeout};
-use storm::{run_storm_child, wait_for_preemption, xorshift, LIMIT, STORM};
+use storm::{limit, run_storm_child, storm_len, wait_for_preemption, xorshift};
 
 /// Messages the writer thread sends, and the pause before each one.
 const MESSAGES: u64 = 100;
@@ -93,7 +93,7 @@ fn hog(stop: &AtomicBool, want: u64) -> u64 {
 }
 
 fn body(hogs: usize) {
-    with_timeout(LIMIT, move || {
+    with_timeout(limit(), move || {
         wait_for_preemption();
         let start = Instant::now();
         let before = gort::stats().preemptions;
@@ -151,7 +151,7 @@ fn body(hogs: usize) {
         let (lines, proc_errors) = proc_reader.join().expect("process reader");
         assert!(child.wait().expect("wait sh").success());
         // The storm lasts its full length even if the pipes ended early.
-        std::thread::sleep(STORM.saturating_sub(start.elapsed()));
+        std::thread::sleep(storm_len().saturating_sub(start.elapsed()));
         stop.store(true, Ordering::Relaxed);
         let chunks: u64 = hs.into_iter().map(|h| h.join().expect("hog")).sum();
 

@@ -10,7 +10,7 @@ mod storm;
 use std::collections::HashMap;
 
 use common::{is_child, with_timeout};
-use storm::{reference, run, run_storm_child, xorshift, LIMIT};
+use storm::{limit, reference, run, run_storm_child, xorshift};
 
 /// One round: about a thousand allocations of assorted sizes; a checksum
 /// that does not depend on the HashMap's (random) iteration order.
@@ -63,7 +63,7 @@ fn alloc_round(seed: u64) -> u64 {
 }
 
 fn storm_body(workers: usize) {
-    with_timeout(LIMIT, move || {
+    with_timeout(limit(), move || {
         let want = reference(alloc_round);
         let r = run(
             "alloc",

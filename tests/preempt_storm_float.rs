@@ -11,7 +11,7 @@ mod common;
 mod storm;
 
 use common::{is_child, with_timeout};
-use storm::{reference, run, run_storm_child, xorshift, LIMIT};
+use storm::{limit, reference, run, run_storm_child, xorshift};
 
 /// Iterations of each hand-written SIMD loop per round.
 #[cfg(target_arch = "x86_64")]
@@ -189,7 +189,7 @@ fn float_round(seed: u64) -> Vec<u64> {
 }
 
 fn storm_body(workers: usize) {
-    with_timeout(LIMIT, move || {
+    with_timeout(limit(), move || {
         let want = reference(float_round);
         // The reference must be chaotic, not a fixed point: different seeds
         // give different bits.

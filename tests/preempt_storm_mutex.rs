@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::{is_child, with_timeout};
-use storm::{reference, run, run_storm_child, xorshift, LIMIT, SEEDS};
+use storm::{limit, reference, run, run_storm_child, xorshift, SEEDS};
 
 /// A call-free loop: the work done inside (and outside) the lock.
 fn work(seed: u64, steps: u64) -> u64 {
@@ -47,7 +47,7 @@ struct Shared {
 }
 
 fn mutex_storm(workers: usize) {
-    with_timeout(LIMIT, move || {
+    with_timeout(limit(), move || {
         let want = reference(|seed| work(seed, INSIDE));
         let shared = Arc::new(Mutex::new(Shared {
             owner: usize::MAX,
@@ -88,7 +88,7 @@ fn mutex_storm(workers: usize) {
 const TAIL: &str = "the quick brown fox jumps over the lazy dog";
 
 fn stdout_lock_storm(workers: usize) {
-    with_timeout(LIMIT, move || {
+    with_timeout(limit(), move || {
         let want = reference(|seed| work(seed, INSIDE));
         let seqs: Arc<Vec<AtomicU64>> = Arc::new((0..workers).map(|_| AtomicU64::new(0)).collect());
         let s2 = seqs.clone();

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use common::{is_child, with_timeout};
-use storm::{reference, run, run_storm_child, xorshift, LIMIT, SEEDS};
+use storm::{limit, reference, run, run_storm_child, xorshift, SEEDS};
 
 /// A call-free stretch of work (where preemptions land) and its checksum.
 fn work(seed: u64) -> u64 {
@@ -42,7 +42,7 @@ fn print_round(worker: usize, seq: u64, seed: u64) -> u64 {
 }
 
 fn storm_body(workers: usize) {
-    with_timeout(LIMIT, move || {
+    with_timeout(limit(), move || {
         let want = reference(work);
         let seqs: Arc<Vec<AtomicU64>> = Arc::new((0..workers).map(|_| AtomicU64::new(0)).collect());
         let s2 = seqs.clone();

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{is_child, with_timeout};
-use storm::{run_storm_child, wait_for_preemption, xorshift, LIMIT};
+use storm::{limit, run_storm_child, wait_for_preemption, xorshift};
 
 thread_local! {
     /// Written only inside `with` closures, each of which checks it.
@@ -70,7 +70,7 @@ fn one_closure(w: u64, round: u64) -> u64 {
 }
 
 fn body() {
-    with_timeout(LIMIT, || {
+    with_timeout(limit(), || {
         wait_for_preemption();
         let before = gort::stats().preemptions;
         let stop = Arc::new(AtomicBool::new(false));

@@ -11,10 +11,25 @@ use std::time::{Duration, Instant};
 
 use crate::common::{run_child, texts};
 
-/// How long each storm runs (issue 4: at least 3 s).
-pub const STORM: Duration = Duration::from_secs(3);
-/// The watchdog for one child's test body.
-pub const LIMIT: Duration = Duration::from_secs(60);
+/// How long each storm runs: 3 s, or as long as `GORT_SOAK=<seconds>` says
+/// (soak mode; CI runs the short form).
+pub fn storm_len() -> Duration {
+    soak().unwrap_or(Duration::from_secs(3))
+}
+
+/// `GORT_SOAK=<seconds>`, if set.
+pub fn soak() -> Option<Duration> {
+    let v = std::env::var("GORT_SOAK").ok()?;
+    let secs: u64 = v
+        .parse()
+        .unwrap_or_else(|_| panic!("GORT_SOAK={v}: expected whole seconds"));
+    Some(Duration::from_secs(secs))
+}
+
+/// The watchdog for one child's test body: a minute, plus the soak.
+pub fn limit() -> Duration {
+    storm_len() + Duration::from_secs(57)
+}
 /// The time slice of every storm.
 pub const SLICE: &str = "1ms";
 /// Distinct seeds a worker cycles through; the reference holds one result
@@ -115,7 +130,7 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
-/// Runs `workers` goroutines until STORM has passed; worker `w` runs
+/// Runs `workers` goroutines until `storm_len()` has passed; worker `w` runs
 /// `round(w, seed)` for seeds `w, w+1, ...` (mod SEEDS) and checks each
 /// result with `check(seed, &result)`. Panics (failing the child) on a
 /// wrong result; prints a `storm:` summary line.
@@ -157,7 +172,7 @@ where
     let stopper = {
         let stop = stop.clone();
         std::thread::spawn(move || {
-            std::thread::sleep(STORM);
+            std::thread::sleep(storm_len());
             stop.store(true, Ordering::Relaxed);
         })
     };
