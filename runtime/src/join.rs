@@ -8,11 +8,12 @@
 
 use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 
 use crate::g::Entry;
+use crate::loom::{AtomicU8, UnsafeCell as CheckedUnsafeCell};
 use crate::waiter::{self, Waiter};
 
 /// `Task::state` bit: the result is written.
@@ -38,10 +39,10 @@ pub(crate) struct Task<F, T> {
     f: UnsafeCell<Option<F>>,
     /// Written once by the goroutine before DONE; taken by the joiner after
     /// it sees DONE.
-    result: UnsafeCell<Option<thread::Result<T>>>,
+    result: CheckedUnsafeCell<Option<thread::Result<T>>>,
     /// Written once by the joiner before WAITING; taken by the goroutine
     /// after it sees WAITING (else dropped with the task).
-    waiter: UnsafeCell<Option<Waiter>>,
+    waiter: CheckedUnsafeCell<Option<Waiter>>,
 }
 
 // SAFETY: the cells are reached under the protocol above: `f` only by the
@@ -59,8 +60,8 @@ where
         Arc::new(Task {
             state: AtomicU8::new(0),
             f: UnsafeCell::new(Some(f)),
-            result: UnsafeCell::new(None),
-            waiter: UnsafeCell::new(None),
+            result: CheckedUnsafeCell::new(None),
+            waiter: CheckedUnsafeCell::new(None),
         })
     }
 
@@ -72,14 +73,14 @@ where
     fn finish(&self, r: thread::Result<T>) {
         // SAFETY: only this goroutine writes `result`, once, and the joiner
         // reads it only after seeing DONE, which is set below (Release).
-        unsafe { *self.result.get() = Some(r) };
+        self.result.with_mut(|p| unsafe { *p = Some(r) });
         // AcqRel: Release publishes `result`; Acquire sees the joiner's
         // `waiter` if WAITING was set first.
         let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
         if prev & WAITING != 0 {
             // SAFETY: WAITING was set after the joiner wrote `waiter` and it
             // touches it no more; we are the only reader.
-            if let Some(w) = unsafe { (*self.waiter.get()).take() } {
+            if let Some(w) = self.waiter.with_mut(|p| unsafe { (*p).take() }) {
                 w.wake();
             }
         }
@@ -125,7 +126,7 @@ impl<F, T> Task<F, T> {
     fn take_result(&self) -> Option<thread::Result<T>> {
         // SAFETY: DONE was seen with Acquire, so the goroutine's write is
         // visible and it writes no more; the one handle is the only reader.
-        let r = unsafe { (*self.result.get()).take() };
+        let r = self.result.with_mut(|p| unsafe { (*p).take() });
         if r.is_none() {
             crate::debug::throw("runtime: goroutine result taken twice");
         }
@@ -150,7 +151,7 @@ where
         let me = w.take()?;
         // SAFETY: before WAITING is set nobody else reads `waiter`; the one
         // handle writes it once.
-        unsafe { *self.waiter.get() = Some(me) };
+        self.waiter.with_mut(|p| unsafe { *p = Some(me) });
         // AcqRel: Release publishes `waiter`; Acquire sees `result` if DONE
         // came first (then `finish` did not see WAITING: the waiter stays
         // unread and we do not sleep).
@@ -228,5 +229,44 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
             .field("id", &self.id)
             .field("name", &self.name)
             .finish_non_exhaustive()
+    }
+}
+
+/// Model checks of the join oneshot (runtime/src/loom.rs): the goroutine's
+/// `finish` racing the handle's `join`, on the real `Task` with its cells
+/// checked by loom.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+
+    /// Either the joiner takes the result at once, or it registered first
+    /// and `finish` took its waiter to wake it (no lost wake-up); the result
+    /// it gets is the one written.
+    /// Caught: `finish`'s `fetch_or` with Relaxed (the joiner reads the
+    /// result unordered); the joiner's `fetch_or` with Relaxed (`finish`
+    /// reads the waiter unordered): loom reports both as causality
+    /// violations.
+    #[test]
+    fn loom_finish_races_join() {
+        loom::model(|| {
+            let task = Task::new(|| 42u32);
+            let goroutine = {
+                let task = task.clone();
+                loom::thread::spawn(move || task.finish(Ok(42)))
+            };
+            let mut me = Some(Waiter::current());
+            let first = task.take_or_wait(&mut me);
+            goroutine.join().unwrap();
+            let r = match first {
+                Some(r) => r,
+                None => {
+                    // SAFETY: both sides are done with the cell.
+                    let woken = task.waiter.with_mut(|p| unsafe { (*p).is_none() });
+                    assert!(woken, "registered, but finish did not take the waiter");
+                    task.take_or_wait(&mut me).expect("done after finish")
+                }
+            };
+            assert_eq!(r.unwrap(), 42);
+        });
     }
 }

@@ -11,3 +11,25 @@
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize};
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize};
+
+/// A cell whose accesses loom checks for races under `--cfg loom` (loom's
+/// API: `with_mut` reaches the value through a raw pointer).
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// std's `UnsafeCell` with loom's API, for a normal build.
+#[cfg(not(loom))]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(v: T) -> UnsafeCell<T> {
+        UnsafeCell(std::cell::UnsafeCell::new(v))
+    }
+
+    /// Writes through `*mut T`; the caller's protocol makes it race-free.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
