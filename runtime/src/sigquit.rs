@@ -22,10 +22,12 @@
 //! only `REQUESTED`, an atomic.
 //!
 //! # When it is installed
-//! With the runtime (debug.rs `init_diagnostics`), and only if SIGQUIT still
-//! has its default disposition: a program that set its own handler, or runs
-//! with SIGQUIT ignored, keeps it. Installing it starts sysmon, so a dump
-//! works before the first goroutine runs.
+//! With the runtime (debug.rs `init_diagnostics`), unless the program set a
+//! handler of its own, which it keeps. An ignored SIGQUIT is replaced, as
+//! Go does (it respects an inherited SIG_IGN only for SIGHUP and SIGINT):
+//! shells start background jobs with SIGQUIT ignored, and a dump is what a
+//! SIGQUIT to a Go-like program means. Installing it starts sysmon, so a
+//! dump works before the first goroutine runs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
@@ -52,8 +54,11 @@ pub(crate) fn install() {
 
 fn try_install() -> std::io::Result<()> {
     let old = sys::sigaction_get(libc::SIGQUIT)?;
-    if old.sa_sigaction != libc::SIG_DFL {
-        return Ok(()); // the program's own choice stands
+    // A handler of the program's own stands. An inherited SIG_IGN does not
+    // (Go respects one only for SIGHUP and SIGINT): a shell starts
+    // background jobs with SIGQUIT ignored.
+    if old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN {
+        return Ok(());
     }
     crate::sysmon::start();
     let act = sys::sigaction_new(sigquit_handler as *const () as libc::sighandler_t, 0);
