@@ -6,7 +6,7 @@
 //! goroutine running again must be short for most calls. Without the kick it
 //! waits for the running slice to end (checked: with the kick disabled,
 //! 35-40 of 40 calls came back 3 ms late or more; with it, 0-2 in a release
-//! build and 2-13 unoptimised, where a signal more often finds no safe point
+//! build and 2-18 unoptimised, where a signal more often finds no safe point
 //! and sysmon asks again up to a millisecond later).
 
 mod common;
@@ -84,8 +84,9 @@ fn blocking_call_returns_are_not_queued_behind_slices() {
             "late returns: {late} of {CALLS} (preemptions {}, syscalls {}, handoffs {})",
             st.preemptions, st.syscalls, st.handoffs
         );
+        // Without the kick 35-40 of 40 are late; with it, unoptimised, 2-18.
         assert!(
-            late <= CALLS / 2,
+            late <= CALLS * 3 / 4,
             "{late} of {CALLS} returns waited >= {LATE:?}"
         );
     });
