@@ -11,7 +11,8 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// Builds the example once and returns its path.
 fn build() -> PathBuf {
@@ -33,9 +34,10 @@ fn build() -> PathBuf {
     target.join("lto").join("examples").join("lto_spawn")
 }
 
-/// Runs the example; fails if it does not finish within `limit`.
+/// Runs the example; fails if it does not finish within `limit` (its exit
+/// is awaited on a helper thread; on a timeout the child is killed).
 fn run(exe: &PathBuf, procs: &str, limit: Duration) -> String {
-    let mut child = Command::new(exe)
+    let child = Command::new(exe)
         .env("GOMAXPROCS", procs)
         .env("GORT_TIMESLICE", "1ms")
         .env_remove("GODEBUG")
@@ -43,23 +45,27 @@ fn run(exe: &PathBuf, procs: &str, limit: Duration) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the LTO example");
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let out = child.wait_with_output().expect("output");
-            let (so, se) = (
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            );
-            assert!(status.success(), "P={procs}: {status}\n{so}\n{se}");
-            return so;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    let out = match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for the LTO example"),
+        Err(_) => {
+            // SAFETY: kill takes plain integers; `pid` is our unreaped child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
             panic!("P={procs}: the LTO example hung (no exit within {limit:?})");
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    };
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "P={procs}: {}\n{so}\n{se}",
+        out.status
+    );
+    so
 }
 
 #[test]
