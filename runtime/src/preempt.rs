@@ -344,13 +344,9 @@ unsafe fn inject(_ml: &MLocal, ctx: *mut libc::c_void, pc: usize, sp: usize) {
 /// (on this M). Runs on the G's stack in ordinary context.
 #[cfg(target_arch = "x86_64")]
 pub(crate) extern "C" fn async_preempt_callback() {
-    let Some(g) = m::current_g() else { return };
-    if !crate::alloc_probe::allocator_free() {
-        return; // it may hold the allocator's lock: left alone this time
+    if let Some(g) = m::current_g() {
+        switch_out(g, || {});
     }
-    compiler_fence(Ordering::SeqCst);
-    switch::switch_to_m(g, Switch::Preempted);
-    compiler_fence(Ordering::SeqCst);
 }
 
 /// Go's doSigPreempt on aarch64: switch the G out from inside the handler,
@@ -362,11 +358,19 @@ pub(crate) extern "C" fn async_preempt_callback() {
 #[cfg(target_arch = "aarch64")]
 #[doc(alias = "doSigPreempt")]
 unsafe fn inject(ml: &MLocal, _ctx: *mut libc::c_void, _pc: usize, _sp: usize) {
-    let Some(g) = ml.cur_g.get() else { return };
-    if !crate::alloc_probe::allocator_free() {
-        return; // it may hold the allocator's lock: left alone this time
+    if let Some(g) = ml.cur_g.get() {
+        switch_out(g, || sys::unblock_signal(libc::SIGURG));
     }
-    sys::unblock_signal(libc::SIGURG);
+}
+
+/// Switches `g` out with `Switch::Preempted` (after `before`), unless it
+/// may hold the program's allocator's lock (alloc_probe.rs): then it is
+/// left alone this time. Returns when it runs again.
+fn switch_out(g: GRef, before: impl FnOnce()) {
+    if !crate::alloc_probe::allocator_free() {
+        return;
+    }
+    before();
     compiler_fence(Ordering::SeqCst);
     switch::switch_to_m(g, Switch::Preempted);
     compiler_fence(Ordering::SeqCst);
