@@ -252,6 +252,12 @@ impl Sched {
         self.glob_len.load(Ordering::SeqCst) != 0
     }
 
+    /// A G back from a blocking call waits at the head of the global queue
+    /// (`ready_after_call`). Relaxed: a hint for sysmon, which looks again.
+    pub(crate) fn has_urgent_work(&self) -> bool {
+        self.glob_urgent.load(Ordering::Relaxed) != 0 && self.has_global_work()
+    }
+
     /// Every P created so far (some may be Dead after a shrink).
     pub(crate) fn all_ps(&self) -> impl Iterator<Item = &'static P> + '_ {
         let len = self.allp_len.load(Ordering::SeqCst);

@@ -135,6 +135,7 @@ fn sysmon() {
         pass += 1;
         watch_ms(&mut pless, pass, now, slice, &mut round);
         round.asked |= crate::netpoll::sysmon_tick();
+        round.asked |= kick_for_returned_call();
         if round.busy == 0 {
             idle_sleep();
             delay = MIN_DELAY;
@@ -282,6 +283,14 @@ fn watch_running(p: &P, m: &M, w: &mut PWatch, now: Instant, slice: Duration, ro
 /// G, and only when every P is busy. True if it asked an M to stop.
 pub(crate) fn kick_longest_slice() -> bool {
     kick_slice_older_than(KICK_MIN)
+}
+
+/// A G back from a blocking call still waits: the kick its return sent may
+/// have found no slice old enough (one that had just begun, or one sysmon
+/// had not seen yet), and with a long `GORT_TIMESLICE` it would wait for
+/// that slice to end. Ask again each round until a P takes it.
+fn kick_for_returned_call() -> bool {
+    sched().has_urgent_work() && kick_longest_slice()
 }
 
 /// For a timer overdue while every P is busy (netpoll.rs `sysmon_tick`): as
