@@ -153,3 +153,13 @@ macro_rules! sliced_children {
         }
     };
 }
+
+/// `GORT_SOAK=<seconds>`, if set: soak mode, where the storms and the
+/// channel model tests run that long instead of their short CI form.
+pub fn soak() -> Option<Duration> {
+    let v = std::env::var("GORT_SOAK").ok()?;
+    let secs: u64 = v
+        .parse()
+        .unwrap_or_else(|_| panic!("GORT_SOAK={v}: expected whole seconds"));
+    Some(Duration::from_secs(secs))
+}

@@ -9,21 +9,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::{run_child, texts};
+use crate::common::{run_child, soak, texts};
 
 /// How long each storm runs: 3 s, or as long as `GORT_SOAK=<seconds>` says
 /// (soak mode; CI runs the short form).
 pub fn storm_len() -> Duration {
     soak().unwrap_or(Duration::from_secs(3))
-}
-
-/// `GORT_SOAK=<seconds>`, if set.
-pub fn soak() -> Option<Duration> {
-    let v = std::env::var("GORT_SOAK").ok()?;
-    let secs: u64 = v
-        .parse()
-        .unwrap_or_else(|_| panic!("GORT_SOAK={v}: expected whole seconds"));
-    Some(Duration::from_secs(secs))
 }
 
 /// The watchdog for one child's test body: a minute, plus the soak.
