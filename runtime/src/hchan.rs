@@ -35,7 +35,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::lock::Mutex;
+use crate::loom::Mutex;
 
 use crate::chan::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::debug::throw;
@@ -328,5 +328,99 @@ impl<T> Chan<T> {
         let mut st = self.state.lock();
         // SAFETY: by the contract, if linked, it is linked in this sendq.
         unsafe { st.sendq.remove(node) };
+    }
+}
+
+/// Model checks of disconnection racing sends and receives
+/// (runtime/src/loom.rs): the real channel, its lock and wait queues on
+/// loom's Mutex, its waiters parking loom's threads, through the public ends.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use crate::chan::{bounded, RecvError};
+
+    /// A value that counts its drops.
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A send, then close (the last Sender dropped), racing a receiver that
+    /// receives twice, on an unbuffered and a one-slot channel: the value
+    /// arrives, then the disconnect, however the waits (the sender's, the
+    /// receiver's) and the close interleave.
+    /// Caught: `disconnect_senders` that marks the channel closed but does
+    /// not wake the waiting receivers (loom: deadlock); a receive that looks
+    /// at `closed` before the buffer (`Err` with a value buffered).
+    #[test]
+    fn loom_close_races_recv() {
+        for cap in [0, 1] {
+            loom::model(move || {
+                let (tx, rx) = bounded::<u32>(cap);
+                let sender = thread::spawn(move || {
+                    tx.send(7).expect("the receiver is alive");
+                    drop(tx);
+                });
+                assert_eq!(rx.recv(), Ok(7));
+                assert_eq!(rx.recv(), Err(RecvError));
+                sender.join().unwrap();
+            });
+        }
+    }
+
+    /// A blocking unbuffered send racing the drop of the last Receiver: the
+    /// send fails and gives its value back, and the value is dropped exactly
+    /// once (never lost inside the channel, never dropped twice).
+    /// Caught: `disconnect_receivers` that does not wake the waiting senders
+    /// (loom: deadlock); one that drops a waiting sender's value instead of
+    /// leaving it in its slot (the send reports success).
+    #[test]
+    fn loom_receiver_drop_races_send() {
+        loom::model(|| {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let (tx, rx) = bounded::<Counted>(0);
+            let sender = {
+                let drops = drops.clone();
+                thread::spawn(move || tx.send(Counted(drops)).is_err())
+            };
+            drop(rx);
+            assert!(sender.join().unwrap(), "a send nobody received succeeded");
+            assert_eq!(drops.load(Ordering::Relaxed), 1, "value dropped != once");
+        });
+    }
+
+    /// Two receivers drain a one-slot channel while its only sender sends
+    /// nothing or one value and closes: the value, if any, reaches exactly
+    /// one of them, and both then see the disconnect (with nothing sent,
+    /// both may be waiting when the close comes). The sender is the model's
+    /// main thread, which never waits: loom's `JoinHandle::join` trips on
+    /// a thread left with an unpark it did not need.
+    /// Caught: `disconnect_senders` waking only the first waiting receiver
+    /// (loom: the second sleeps forever, a deadlock).
+    #[test]
+    fn loom_two_receivers_race_close() {
+        for n in [0u32, 1] {
+            loom::model(move || {
+                let (tx, rx) = bounded::<u32>(1);
+                let receivers: Vec<_> = [rx.clone(), rx]
+                    .into_iter()
+                    .map(|rx| thread::spawn(move || rx.iter().collect::<Vec<_>>()))
+                    .collect();
+                (1..=n).for_each(|v| tx.send(v).expect("receivers are alive"));
+                drop(tx);
+                let got: Vec<u32> = receivers
+                    .into_iter()
+                    .flat_map(|r| r.join().unwrap())
+                    .collect();
+                let want: Vec<u32> = (1..=n).collect();
+                assert_eq!(got, want, "not every value received exactly once");
+            });
+        }
     }
 }

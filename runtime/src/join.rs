@@ -233,40 +233,71 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
 }
 
 /// Model checks of the join oneshot (runtime/src/loom.rs): the goroutine's
-/// `finish` racing the handle's `join`, on the real `Task` with its cells
-/// checked by loom.
+/// `finish` racing the handle's `join` or drop, on the real `Task` with its
+/// cells checked by loom and the joiner parking loom's thread.
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
 
-    /// Either the joiner takes the result at once, or it registered first
-    /// and `finish` took its waiter to wake it (no lost wake-up); the result
-    /// it gets is the one written.
-    /// Caught: `finish`'s `fetch_or` with Relaxed (the joiner reads the
-    /// result unordered); the joiner's `fetch_or` with Relaxed (`finish`
-    /// reads the waiter unordered): loom reports both as causality
-    /// violations.
+    /// A value that counts its drops.
+    struct Counted(loom::sync::Arc<loom::sync::atomic::AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn counted_task() -> (
+        Arc<Task<impl FnOnce() -> Counted + Send + 'static, Counted>>,
+        loom::sync::Arc<loom::sync::atomic::AtomicUsize>,
+    ) {
+        let drops = loom::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        // The closure is never run: the model calls `finish` itself.
+        let never = |d| move || Counted(d);
+        (Task::new(never(drops.clone())), drops)
+    }
+
+    /// `JoinHandle::join` on a plain thread (it parks on loom's `park`)
+    /// racing `finish`: either the joiner takes the result at once, or it
+    /// registered first and `finish` wakes it (no lost wake-up); the result
+    /// it gets is the one written, dropped once.
+    /// Caught: `finish` skipping the wake when it sees WAITING (loom: the
+    /// joiner sleeps forever, a deadlock); `finish`'s `fetch_or` with
+    /// Relaxed (the joiner reads the result unordered); the joiner's
+    /// `fetch_or` with Relaxed (`finish` reads the waiter unordered): loom
+    /// reports both as causality violations.
     #[test]
     fn loom_finish_races_join() {
         loom::model(|| {
-            let task = Task::new(|| 42u32);
+            let (task, drops) = counted_task();
             let goroutine = {
-                let task = task.clone();
-                loom::thread::spawn(move || task.finish(Ok(42)))
+                let (task, drops) = (task.clone(), drops.clone());
+                loom::thread::spawn(move || task.finish(Ok(Counted(drops))))
             };
-            let mut me = Some(Waiter::current());
-            let first = task.take_or_wait(&mut me);
+            let r = JoinHandle::new(task, 1, None).join();
+            assert!(r.is_ok());
+            assert_eq!(drops.load(Ordering::Relaxed), 0, "result dropped early");
+            drop(r);
+            assert_eq!(drops.load(Ordering::Relaxed), 1);
             goroutine.join().unwrap();
-            let r = match first {
-                Some(r) => r,
-                None => {
-                    // SAFETY: both sides are done with the cell.
-                    let woken = task.waiter.with_mut(|p| unsafe { (*p).is_none() });
-                    assert!(woken, "registered, but finish did not take the waiter");
-                    task.take_or_wait(&mut me).expect("done after finish")
-                }
+        });
+    }
+
+    /// The handle dropped (the goroutine detached) while the goroutine
+    /// finishes: the result is dropped exactly once, with the task.
+    /// Caught: `finish` leaking the result it stored (count 0).
+    #[test]
+    fn loom_finish_races_handle_drop() {
+        loom::model(|| {
+            let (task, drops) = counted_task();
+            let goroutine = {
+                let (task, drops) = (task.clone(), drops.clone());
+                loom::thread::spawn(move || task.finish(Ok(Counted(drops))))
             };
-            assert_eq!(r.unwrap(), 42);
+            drop(JoinHandle::new(task, 1, None));
+            goroutine.join().unwrap();
+            assert_eq!(drops.load(Ordering::Relaxed), 1, "result not dropped once");
         });
     }
 }

@@ -24,7 +24,7 @@ use std::cell::Cell;
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::lock::{Condvar, Mutex};
+use crate::loom::{AtomicBool as CheckedAtomicBool, Condvar, Mutex};
 
 use crate::g::{GRef, G};
 use crate::p::P;
@@ -45,6 +45,7 @@ pub(crate) struct MWake {
 
 /// How long an M with nothing to do spins before it sleeps on its condvar
 /// (`M::wait_for_p`).
+#[cfg(not(loom))]
 const IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// The shared half of an M.
@@ -56,7 +57,7 @@ pub(crate) struct M {
     cv: Condvar,
     /// Mirrors `wake.woken` for `wait_for_p`'s spin, which reads it without
     /// the lock. Release store in `wake` (under the lock), Acquire load.
-    woken_hint: AtomicBool,
+    woken_hint: CheckedAtomicBool,
     /// The G running here, or null. Written by this M; read by others for
     /// stats and dumps. Relaxed: a snapshot, never dereferenced by readers
     /// that do not own the G.
@@ -94,7 +95,7 @@ impl M {
             id: NEXT_MID.fetch_add(1, Ordering::Relaxed),
             wake: Mutex::new(MWake::default()),
             cv: Condvar::new(),
-            woken_hint: AtomicBool::new(false),
+            woken_hint: CheckedAtomicBool::new(false),
             cur_g: AtomicPtr::new(std::ptr::null_mut()),
             signal_pending: AtomicBool::new(false),
             preempt_tick: AtomicU64::new(0),
@@ -125,6 +126,26 @@ impl M {
         self.cv.notify_one();
     }
 
+    /// Watches the hint for up to `IDLE_SPIN`.
+    #[cfg(not(loom))]
+    fn spin_until_woken(&self) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < IDLE_SPIN {
+            for _ in 0..64 {
+                if self.woken_hint.load(Ordering::Acquire) {
+                    return;
+                }
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// In a model, one look at the hint: loom explores orders, not time.
+    #[cfg(loom)]
+    fn spin_until_woken(&self) {
+        let _ = self.woken_hint.load(Ordering::Acquire);
+    }
+
     /// Takes the P this M's handler released, if any (sysmon).
     pub(crate) fn released_p_take(&self) -> Option<&'static P> {
         // Acquire: pairs with the handler's Release store.
@@ -143,14 +164,8 @@ impl M {
         // microseconds (a spawner's `wake_p`), and a futex sleep plus wake
         // costs both sides a syscall each (W1 at P=2: half its futex calls
         // were this pair).
-        let start = std::time::Instant::now();
-        'spin: while spin && start.elapsed() < IDLE_SPIN {
-            for _ in 0..64 {
-                if self.woken_hint.load(Ordering::Acquire) {
-                    break 'spin;
-                }
-                std::hint::spin_loop();
-            }
+        if spin {
+            self.spin_until_woken();
         }
         let mut w = self.wake.lock();
         while !w.woken {
@@ -292,4 +307,34 @@ impl Drop for RuntimeSection {
 /// The G running on this thread, if this thread is an M running one.
 pub(crate) fn current_g() -> Option<GRef> {
     current().and_then(|ml| ml.cur_g.get())
+}
+
+/// Model check of an idle M's wake-up (runtime/src/loom.rs): `wake` racing
+/// `wait_for_p`, on the real M with its lock, condvar and hint on loom's.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+
+    /// Whether the wake comes before the M's look at the hint, between the
+    /// look and the sleep, or during the sleep, the M gets the P it was
+    /// handed, with its spinning flag.
+    /// Caught: `wait_for_p` sleeping on the condvar without first looking
+    /// at `woken` (a wake before the sleep is lost: loom reports the
+    /// deadlock).
+    #[test]
+    fn loom_wake_races_wait_for_p() {
+        loom::model(|| {
+            // Leaked: `wake` takes a `&'static P`; one small P per run.
+            let p: &'static P = Box::leak(Box::new(P::new(0)));
+            let m = M::new();
+            let waker = {
+                let m = m.clone();
+                loom::thread::spawn(move || m.wake(p, true, None))
+            };
+            let (got, spinning, g) = m.wait_for_p(true);
+            assert!(std::ptr::eq(got, p), "woken with another P");
+            assert!(spinning && g.is_none(), "woken with another hand-off");
+            waker.join().unwrap();
+        });
+    }
 }

@@ -32,6 +32,8 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
+use crate::loom::AtomicPtr as CheckedAtomicPtr;
+
 use crate::g::{GRef, GSlot, G};
 use crate::m::M;
 use crate::stack::{self, GStack};
@@ -86,7 +88,7 @@ pub(crate) struct P {
     /// Holder pushes and pops; any thread steals (p/runq.rs).
     runq: RunQ,
     /// Holder stores; holder or thief swaps out. AcqRel swaps publish the G.
-    runnext: AtomicPtr<G>,
+    runnext: CheckedAtomicPtr<G>,
     /// Incremented by the holder on each new time slice. Relaxed everywhere:
     /// read by sysmon/stats, which only compare values.
     pub(crate) schedtick: AtomicU32,
@@ -133,7 +135,7 @@ impl P {
         P {
             id,
             runq: RunQ::new(),
-            runnext: AtomicPtr::new(std::ptr::null_mut()),
+            runnext: CheckedAtomicPtr::new(std::ptr::null_mut()),
             schedtick: AtomicU32::new(0),
             status: AtomicU8::new(PStatus::Idle as u8),
             ran: AtomicU64::new(0),
@@ -428,5 +430,47 @@ mod tests {
         let moved = thief.runq_len() + 1;
         assert!((40..=60).contains(&moved), "moved {moved}");
         assert_eq!(victim.runq_len() + moved, 100);
+    }
+}
+
+/// Model check of `runnext` against a thief (runtime/src/loom.rs), on a
+/// real P whose ring and `runnext` use loom's atomics.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+    use runq::loom_tests::{exactly_once, gs};
+
+    /// Everything a P holds, in the order its holder would run it.
+    fn drain(p: &P) -> Vec<usize> {
+        std::iter::from_fn(|| p.runq_get().map(|(g, _)| g.as_ptr() as usize)).collect()
+    }
+
+    /// The holder readies two Gs into `runnext` (the second kicks the first
+    /// to the ring), then runs what it has, while an idle P steals from it
+    /// (the ring, else `runnext`): every G runs exactly once.
+    /// Caught: `runq_steal` taking `runnext` with a load and a store instead
+    /// of the swap (the holder and the thief both take the same G).
+    #[test]
+    fn loom_runnext_against_a_thief() {
+        let g = gs();
+        loom::model(move || {
+            let victim = Arc::new(P::new(0));
+            let thief = {
+                let victim = victim.clone();
+                loom::thread::spawn(move || {
+                    let me = P::new(1);
+                    let first = me.runq_steal(&victim, true);
+                    let mut got: Vec<usize> = first.iter().map(|g| g.as_ptr() as usize).collect();
+                    got.extend(drain(&me));
+                    got
+                })
+            };
+            assert!(victim.runq_put(g[0], Slot::Next).is_none());
+            assert!(victim.runq_put(g[1], Slot::Next).is_none());
+            let mut taken = drain(&victim);
+            taken.extend(thief.join().unwrap());
+            exactly_once(taken, &g[..2]);
+        });
     }
 }

@@ -14,7 +14,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::thread::Thread;
+use crate::loom::thread::{self, Thread};
 
 use crate::g::GRef;
 use crate::{m, sched};
@@ -33,7 +33,7 @@ impl Waiter {
     pub(crate) fn current() -> Waiter {
         match m::current_g() {
             Some(g) => Waiter::G(g),
-            None => Waiter::Thread(std::thread::current()),
+            None => Waiter::Thread(thread::current()),
         }
     }
 
@@ -53,6 +53,6 @@ pub(crate) fn block(reason: sched::WaitReason) {
     if m::current_g().is_some() {
         sched::park(reason);
     } else {
-        std::thread::park();
+        thread::park();
     }
 }

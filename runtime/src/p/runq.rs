@@ -298,7 +298,7 @@ mod tests {
 /// every value the memory orderings allow, within loom's bounds. Each model
 /// names the mutation it was seen to catch.
 #[cfg(all(test, loom))]
-mod loom_tests {
+pub(super) mod loom_tests {
     use super::*;
 
     use loom::sync::Arc;
@@ -307,7 +307,7 @@ mod loom_tests {
     /// Stand-ins for Gs: the ring only moves pointers and never follows
     /// them, so distinct aligned addresses will do (a real G holds loom
     /// atomics itself, which a model must create anew in each run).
-    fn gs() -> Vec<GRef> {
+    pub(crate) fn gs() -> Vec<GRef> {
         (1..=8)
             .map(|i| {
                 let p = (i * std::mem::align_of::<G>()) as *mut G;
@@ -317,7 +317,7 @@ mod loom_tests {
     }
 
     /// Asserts that `taken` holds each of `expected` exactly once.
-    fn exactly_once(mut taken: Vec<usize>, expected: &[GRef]) {
+    pub(crate) fn exactly_once(mut taken: Vec<usize>, expected: &[GRef]) {
         taken.sort_unstable();
         let mut want: Vec<usize> = expected.iter().map(|g| g.as_ptr() as usize).collect();
         want.sort_unstable();
