@@ -9,7 +9,7 @@
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -136,9 +136,9 @@ fn waiting_costs_no_cpu() {
     });
 }
 
-/// Child body: GOMAXPROCS=1 and a goroutine that computes for a second
-/// without a yield point; a reader whose data arrives meanwhile is woken
-/// through sysmon's poll (the only P never reaches its own).
+/// Child body: GOMAXPROCS=1 and a goroutine that computes without a yield
+/// point until a reader has woken; the reader's data arrives meanwhile and
+/// only sysmon's poll can wake it (the only P never reaches its own).
 #[test]
 fn child_sysmon_polls_when_every_p_is_busy() {
     if !is_child("child_sysmon_polls_when_every_p_is_busy") {
@@ -146,43 +146,36 @@ fn child_sysmon_polls_when_every_p_is_busy() {
     }
     with_timeout(LIMIT, || {
         let (mut c, mut s) = pair();
-        let woke = Arc::new(AtomicU64::new(0));
-        let start = Instant::now();
+        let woke = Arc::new(AtomicBool::new(false));
         let w = woke.clone();
         let reader = gort::go!(move || {
             let mut b = [0u8; 1];
             s.read_exact(&mut b).unwrap();
-            w.store(start.elapsed().as_millis() as u64 + 1, SeqCst);
+            w.store(true, SeqCst);
         });
         wait_io_waiters(1);
-        let stop = Arc::new(AtomicBool::new(false));
         let running = Arc::new(AtomicBool::new(false));
-        let (st, run) = (stop.clone(), running.clone());
+        let (wk, run) = (woke.clone(), running.clone());
+        // Loops without a yield point until the reader has woken: on the
+        // only P, which therefore never polls itself.
         let busy = gort::go!(move || {
             run.store(true, SeqCst);
             let mut x = 0u64;
-            while !st.load(SeqCst) {
+            while !wk.load(SeqCst) {
                 x = std::hint::black_box(x.wrapping_add(1));
             }
             x
         });
-        // The only P is taken by the busy loop before the data arrives.
         let t = Instant::now();
         while !running.load(SeqCst) {
             assert!(t.elapsed() < Duration::from_secs(10), "busy never ran");
             std::thread::sleep(Duration::from_millis(1));
         }
         c.write_all(b"!").unwrap();
-        let t = Instant::now();
-        while woke.load(SeqCst) == 0 && t.elapsed() < Duration::from_secs(1) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let after = t.elapsed();
-        stop.store(true, SeqCst);
+        // Ends only if sysmon's poll woke the reader (else the watchdog).
         busy.join().unwrap();
         reader.join().unwrap();
-        eprintln!("reader woke {after:?} after its data, with the only P busy");
-        assert!(after < Duration::from_millis(500), "{after:?}");
+        eprintln!("reader woke after {:?}, with the only P busy", t.elapsed());
         println!("OK sysmon polled");
     });
 }

@@ -220,10 +220,11 @@ fn channel_select_and_socket_timeouts_share_the_timers() {
 #[test]
 fn an_earlier_timer_wakes_the_sleeping_poller() {
     with_timeout(LIMIT, || {
-        // One goroutine sleeps 3 s: the poller sleeps until then. A shorter
-        // sleep armed afterwards, by a goroutine and by a plain thread's
-        // `after`, must not wait for it.
-        let long = gort::go!(|| gort::time::sleep(Duration::from_secs(3)));
+        // One goroutine sleeps an hour: the poller sleeps until then. A
+        // shorter sleep armed afterwards, by a goroutine and by a plain
+        // thread's `after`, must not wait for it (else the watchdog fires).
+        // The sleeper is left behind; it dies with the process.
+        drop(gort::go!(|| gort::time::sleep(Duration::from_secs(3600))));
         std::thread::sleep(Duration::from_millis(30));
         let t = Instant::now();
         gort::go!(|| gort::time::sleep(Duration::from_millis(10)))
@@ -234,10 +235,9 @@ fn an_earlier_timer_wakes_the_sleeping_poller() {
         let t = Instant::now();
         gort::time::after(Duration::from_millis(10)).recv().unwrap();
         let after_took = t.elapsed();
-        eprintln!("10 ms sleeps under a 3 s one: goroutine {g_took:?}, after() {after_took:?}");
-        assert!(g_took < Duration::from_millis(500), "{g_took:?}");
-        assert!(after_took < Duration::from_millis(500), "{after_took:?}");
-        long.join().unwrap();
+        eprintln!(
+            "10 ms sleeps under an hour-long one: goroutine {g_took:?}, after() {after_took:?}"
+        );
     });
 }
 
