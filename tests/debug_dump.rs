@@ -1,7 +1,7 @@
-//! Goroutine dumps (`gort::debug::dump_goroutines`, issue 8): a goroutine
-//! blocked on a channel is listed with Go's header (`goroutine N [chan
-//! receive]:`), its name and the file:line that spawned it; every park site
-//! shows its own wait reason; a running goroutine shows its M and P.
+//! Goroutine dumps (`gort::debug::dump_goroutines`): a goroutine blocked on
+//! a channel is listed with Go's header (`goroutine N [chan receive]:`), its
+//! name and the file:line that spawned it; every park site shows its own
+//! wait reason; a running goroutine shows its M and P.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! `GODEBUG=schedtrace=N[,scheddetail=1]` (issue 8): a child process prints
+//! `GODEBUG=schedtrace=N[,scheddetail=1]`: a child process prints
 //! Go's SCHED line every N ms on stderr; each field is checked against the
 //! pattern Go prints, and the detail lines have Go's shape, with a goroutine
 //! blocked on a channel shown as `status=4(chan receive)`.

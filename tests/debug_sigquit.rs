@@ -1,4 +1,4 @@
-//! SIGQUIT (issue 8): a child process that receives SIGQUIT prints every
+//! SIGQUIT: a child process that receives SIGQUIT prints every
 //! goroutine — here one blocked on a channel, with its wait reason, name and
 //! creation site — and exits with status 2, as a Go program does.
 

@@ -1,4 +1,4 @@
-//! The headline with a timer (STYLE.md 2.9, BENCHMARKS.md W6): at
+//! Preemption with a timer (the scenario of benchmark W6): at
 //! GOMAXPROCS=1 a call-free loop must not starve a goroutine that sleeps
 //! 1 ms at a time. The sleeper's timer comes due while the loop holds the
 //! only P; only a preemption lets the scheduler run the timer and the

@@ -1,4 +1,4 @@
-//! The netpoller in diagnostics (issue 8): a goroutine reading a quiet
+//! The netpoller in diagnostics: a goroutine reading a quiet
 //! socket shows `[IO wait]` in the goroutine dump, and the trace of its
 //! wake-up has a `netpoll` event and a slice that ended in `park (IO wait)`.
 

@@ -1,4 +1,4 @@
-//! Tracing is off by default (issue 8): a workload that steals, parks,
+//! Tracing is off by default: a workload that steals, parks,
 //! yields, blocks in system calls and hands off Ps records nothing — no
 //! event is buffered and no buffer is even made (each event site is a
 //! single flag load; docs/GUIDE-stealing.md has the W4 cost figure).

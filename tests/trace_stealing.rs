@@ -1,4 +1,4 @@
-//! `GORT_TRACE=path.json` (issue 8): a child process runs the stealing
+//! `GORT_TRACE=path.json`: a child process runs the stealing
 //! scenario at GOMAXPROCS=2 with tracing on from the start; the file it
 //! leaves at exit is valid JSON in the Chrome trace-event format, with
 //! goroutine slices on both P tracks and on M tracks, and steal events.

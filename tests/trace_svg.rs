@@ -1,4 +1,4 @@
-//! `gort::trace::start/stop` and `render_svg` (issue 8): a trace of the
+//! `gort::trace::start/stop` and `render_svg`: a trace of the
 //! stealing scenario, recorded around a region, drawn as an SVG that is
 //! well-formed XML with a row per P and per M and goroutine bars; the API
 //! refuses a second start and a stop without a start.

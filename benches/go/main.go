@@ -1,6 +1,6 @@
-// Command gortbench runs one workload of BENCHMARKS.md in Go, the reference
-// the gort suite is compared to: `gortbench -w W3`. P is GOMAXPROCS (the
-// environment variable, as Go reads it). It prints the same
+// Command gortbench runs one benchmark workload (docs/PERFORMANCE.md) in Go,
+// the reference the gort suite is compared to: `gortbench -w W3`. P is
+// GOMAXPROCS (the environment variable, as Go reads it). It prints the same
 // `name= p= value= unit=` lines as the Rust binaries, after the same checks.
 // Built by `bench compare` when `go` is on PATH.
 package main

@@ -1,4 +1,4 @@
-//! gort-benches — the workloads of `../shared/BENCHMARKS.md`, for gort.
+//! gort-benches — the benchmark workloads (docs/PERFORMANCE.md), for gort.
 //!
 //! Each workload is one binary in `src/bin/` named `w<N>_<name>.rs` (W1 spawn
 //! is `w1_spawn`). A workload binary takes its P from the `GOMAXPROCS`
@@ -10,15 +10,15 @@
 //! ```
 //!
 //! A failed check prints the reason on stderr and exits non-zero without a
-//! number ([`fail`]). The driver, `src/bin/bench.rs`, runs the binaries in
-//! fresh processes for each P the spec asks for and prints medians.
+//! number ([`fail`]). The driver, `src/bin/bench/`, runs the binaries in
+//! fresh processes for each P the workload runs with and prints medians.
 //!
 //! This library holds what the workloads and the driver share: the output
 //! line (printed by workloads, parsed by the driver), the unit of CPU work of
 //! W7/W8/W11, the peak-RSS reading of W5, the thread-count watcher of W8/W11,
 //! and the failure path.
 //!
-//! # Rules every workload binary follows (BENCHMARKS.md "Conventions")
+//! # Rules every workload binary follows
 //! - The clock ([`std::time::Instant`]) starts just before the first spawn and
 //!   stops just after the last join; set-up (allocating the handle vector,
 //!   computing a reference value) happens before it starts.
@@ -32,7 +32,7 @@ use std::hint::black_box;
 use std::io;
 use std::str::FromStr;
 
-/// Steps of xorshift64 in one unit of CPU work (BENCHMARKS.md W7).
+/// Steps of xorshift64 in one unit of CPU work (W7).
 pub const XORSHIFT_STEPS: u32 = 20_000;
 
 /// The seed every W7 task starts its unit of work from. Any non-zero value
@@ -40,10 +40,9 @@ pub const XORSHIFT_STEPS: u32 = 20_000;
 /// value check all T results.
 pub const XORSHIFT_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// One unit of integer work (BENCHMARKS.md W7): [`XORSHIFT_STEPS`] steps of
-/// xorshift64 on a black-boxed value, black-boxing each step. About 40 µs on
-/// the reference 2-core machine. Returns the final value so the caller can
-/// check it.
+/// One unit of integer work (W7): [`XORSHIFT_STEPS`] steps of xorshift64 on
+/// a black-boxed value, black-boxing each step. About 40 µs on the reference
+/// 2-core machine. Returns the final value so the caller can check it.
 ///
 /// ```
 /// use gort_benches::xorshift_unit;
@@ -73,7 +72,7 @@ pub fn xorshift_unit(seed: u64) -> u64 {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
-    /// Workload id as in BENCHMARKS.md: `W1`, `W2`, ...
+    /// Workload id: `W1`, `W2`, ...
     pub name: String,
     /// The number of Ps the workload ran with (what the runtime reports).
     pub p: usize,

@@ -13,7 +13,7 @@
 //!   pointer by [`current`]: the P held, the running G, the spinning flag, the
 //!   steal RNG. Cells, so `&MLocal` is !Send: it cannot leak to another thread.
 //!   Code on a goroutine stack must call [`current`] again after any switch,
-//!   because the G may resume on another M (STYLE.md 2.6).
+//!   because the G may resume on another M.
 //!
 //! MLocal is leaked (one per M, Ms are reused and few), so `current()` can hand
 //! out `&'static MLocal` soundly.

@@ -19,8 +19,7 @@
 //!
 //! The local queue is bounded at 256 as in Go: a full queue moves its older
 //! half plus the new G to the global queue (Go's runqputslow). Thieves take
-//! half, at most 128. (Why not crossbeam-deque, as DESIGN.md first chose:
-//! p/runq.rs.)
+//! half, at most 128. (Why not crossbeam-deque: p/runq.rs.)
 //!
 //! # Go names
 //! runqput -> [`P::runq_put`], runqget -> [`P::runq_get`], runqsteal ->

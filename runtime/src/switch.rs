@@ -5,9 +5,10 @@
 //! (stack.rs implements corosensei's `Stack` trait for our stacks.)
 //!
 //! A G's coroutine is built at its first run, on a stack taken from the P's
-//! cache (lazy binding, DESIGN.md "Stacks"). Its body records the yielder in
-//! the G, runs the entry (which never unwinds: join.rs `Task::run` catches
-//! panics, under spawn.rs's policy) and returns; the M then takes the stack back with `into_stack`.
+//! cache (lazy binding, docs/ARCHITECTURE.md section 4). Its body records
+//! the yielder in the G, runs the entry (which never unwinds: join.rs
+//! `Task::run` catches panics, under spawn.rs's policy) and returns; the M
+//! then takes the stack back with `into_stack`.
 //!
 //! The value a G passes when it switches out tells its M what to do with it
 //! ([`Switch`]). The M interprets it in sched.rs `execute`.
@@ -41,7 +42,7 @@ pub(crate) struct GContext(Coroutine<(), Switch, (), GStack>);
 // SAFETY: corosensei's Coroutine is !Send because code on its stack may hold
 // thread-affine values (thread_local! borrows, a MutexGuard) across a suspend.
 // Goroutines migrate between Ms only at cooperative yield points; the user rule
-// that nothing thread-affine is held across one (DESIGN.md, docs/CAVEATS.md) is
+// that nothing thread-affine is held across one (docs/CAVEATS.md) is
 // the same rule as for async tasks on a work-stealing executor. Everything the
 // runtime itself keeps on a G's stack across a switch is Send.
 unsafe impl Send for GContext {}

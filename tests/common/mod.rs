@@ -98,7 +98,7 @@ pub fn m_threads() -> usize {
         .count()
 }
 
-/// One fixed unit of CPU work (BENCHMARKS.md W7): 20,000 xorshift64 steps.
+/// One fixed unit of CPU work (as in benchmark W7): 20,000 xorshift64 steps.
 pub fn cpu_unit(seed: u64) -> u64 {
     let mut x = seed | 1;
     for _ in 0..20_000 {

@@ -1,7 +1,7 @@
 //! blocking_noop — the cost of `gort::syscall::blocking` itself, around a
 //! closure that does nothing: the fast path of Go's entersyscall/exitsyscall
-//! (the P is left in Syscall status and taken back with one CAS). Issue 5's
-//! target: ≤ 50 ns per call. Not a BENCHMARKS.md workload, so the driver
+//! (the P is left in Syscall status and taken back with one CAS). The
+//! target: ≤ 50 ns per call. Not one of the suite's workloads, so the driver
 //! does not run it (its name has no `w<N>_` prefix); run it by hand:
 //!
 //! ```text

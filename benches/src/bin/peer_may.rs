@@ -1,7 +1,7 @@
-//! The workloads of BENCHMARKS.md for may 0.3 (a peer in `bench compare`):
-//! `peer_may W3` runs W3 once with P = `GOMAXPROCS` may workers and prints the
-//! same `name= p= value= unit=` lines as gort's `w*` binaries, after the same
-//! checks.
+//! The benchmark workloads (docs/PERFORMANCE.md) for may 0.3 (a peer in
+//! `bench compare`): `peer_may W3` runs W3 once with P = `GOMAXPROCS` may
+//! workers and prints the same `name= p= value= unit=` lines as gort's `w*`
+//! binaries, after the same checks.
 //!
 //! may has only unbounded channels: W2 reports through join handles, W3
 //! bounces over two `mpsc` channels (strict alternation keeps at most one

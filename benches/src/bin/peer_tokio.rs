@@ -1,14 +1,15 @@
-//! The workloads of BENCHMARKS.md for tokio (a peer in `bench compare`):
-//! `peer_tokio W3` runs W3 once with P = `GOMAXPROCS` worker threads of a
-//! multi-thread runtime and prints the same `name= p= value= unit=` lines as
-//! gort's `w*` binaries, after the same checks.
+//! The benchmark workloads (docs/PERFORMANCE.md) for tokio (a peer in
+//! `bench compare`): `peer_tokio W3` runs W3 once with P = `GOMAXPROCS`
+//! worker threads of a multi-thread runtime and prints the same
+//! `name= p= value= unit=` lines as gort's `w*` binaries, after the same
+//! checks.
 //!
 //! Where tokio has no exact equivalent, the closest API is used and said so:
 //! W3 uses `mpsc::channel(1)` (tokio has no rendezvous channel), W5 one
 //! `broadcast` channel closed to release, W8 `task::block_in_place` (tokio's
 //! blocking-call handoff: the worker's core goes to another thread). Tasks
 //! are stackless futures, so W6's loop cannot be preempted: it prints
-//! `starved=1`, as the spec asks of a runtime without preemption. For the
+//! `starved=1`, W6's result for a runtime without preemption. For the
 //! same reason a W11 task woken by its timer (checked by the workers between
 //! tasks) runs only when the hogs queued before it have run to completion.
 

@@ -1,7 +1,7 @@
-//! W2 skynet with channels (BENCHMARKS.md W2, issue 3): as `w2_skynet`, but
-//! children report through channels, like Go's version: each parent makes
-//! one buffered channel of 10, its children send their sums into it and
-//! exit (no join handles), the parent receives 10 values. 1,111,111 tasks.
+//! W2 skynet with channels: as `w2_skynet`, but children report through
+//! channels, like Go's version: each parent makes one buffered channel of
+//! 10, its children send their sums into it and exit (no join handles), the
+//! parent receives 10 values. 1,111,111 tasks.
 //! Check: sum == 499,999,500,000. Figure: `ms_total`, printed as `name=W2`.
 //! P: both.
 //!

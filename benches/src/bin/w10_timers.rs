@@ -1,4 +1,4 @@
-//! W10 timers (BENCHMARKS.md): K = 100,000 goroutines each sleep a
+//! W10 timers (docs/PERFORMANCE.md): K = 100,000 goroutines each sleep a
 //! pseudo-random duration uniform in [0, 100) ms (xorshift64 seeded with 42,
 //! one draw per goroutine in spawn order, at microsecond resolution) and
 //! record their lateness = wake-up time - (time of the sleep call + the

@@ -1,4 +1,4 @@
-//! W11 hogs (BENCHMARKS.md), P = all cores: one goroutine spawns N = 1,000
+//! W11 hogs (docs/PERFORMANCE.md), P = all cores: one goroutine spawns N = 1,000
 //! CPU goroutines back to back, each running 500 of W7's units of work
 //! ([`gort_benches::w11_hog`], about 20 ms) and returning its value.
 //! Meanwhile a sleeper goroutine sleeps 1 ms in a loop and records each

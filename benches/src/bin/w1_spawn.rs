@@ -1,4 +1,4 @@
-//! W1 spawn (BENCHMARKS.md): one goroutine spawns N = 1,000,000 goroutines;
+//! W1 spawn (docs/PERFORMANCE.md): one goroutine spawns N = 1,000,000 goroutines;
 //! each increments a shared atomic counter once and exits; the spawner joins
 //! them all. Check: counter == N. Figure: `ns_per_task` = elapsed / N.
 //! P: both (the driver runs GOMAXPROCS=1 and GOMAXPROCS=nproc).

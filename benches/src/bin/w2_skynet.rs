@@ -1,7 +1,7 @@
-//! W2 skynet (BENCHMARKS.md): a task with (num, size) spawns 10 children with
+//! W2 skynet (docs/PERFORMANCE.md): a task with (num, size) spawns 10 children with
 //! (num + i*size/10, size/10) and returns the sum of their results; a task
 //! with size == 1 returns num. Root (0, 1,000,000): 1,111,111 tasks in all.
-//! Children report through join handles (gort's channels come later).
+//! Children report through join handles (`skynet_chan` uses channels).
 //! Check: sum == 499,999,500,000. Figure: `ms_total`. P: both.
 
 #![forbid(unsafe_code)]

@@ -1,4 +1,4 @@
-//! W3 pingpong (BENCHMARKS.md): two goroutines bounce one integer over two
+//! W3 pingpong (docs/PERFORMANCE.md): two goroutines bounce one integer over two
 //! unbuffered (rendezvous) channels, R = 1,000,000 round trips. Check: the
 //! final value == R. Figure: `ns_per_roundtrip`. P: both (the driver sets
 //! GOMAXPROCS; run by hand, the line's `p=` says what P was used).

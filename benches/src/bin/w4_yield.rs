@@ -1,4 +1,4 @@
-//! W4 yield (BENCHMARKS.md): two goroutines each call `yield_now` Y =
+//! W4 yield (docs/PERFORMANCE.md): two goroutines each call `yield_now` Y =
 //! 1,000,000 times. Check: both made Y yields. Figure: `ns_per_switch` =
 //! elapsed / (2*Y). P = 1 (the driver sets GOMAXPROCS=1; run by hand, the
 //! line's `p=` says what P was used).

@@ -1,4 +1,4 @@
-//! W5 park-1M (BENCHMARKS.md): N = 1,000,000 goroutines each block on a
+//! W5 park-1M (docs/PERFORMANCE.md): N = 1,000,000 goroutines each block on a
 //! receive from one shared unbuffered channel; once all N are in (counted),
 //! read the peak RSS, then drop the sender (Go's close) to release them all,
 //! and wait for them (a WaitGroup, like Go's version). Figures:

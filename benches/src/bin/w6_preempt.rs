@@ -1,4 +1,4 @@
-//! W6 preemption latency (BENCHMARKS.md): P = 1. One goroutine runs a tight
+//! W6 preemption latency (docs/PERFORMANCE.md): P = 1. One goroutine runs a tight
 //! loop with no yield points, no calls and no allocation (a `black_box`ed
 //! integer; Go's `for { x++ }`) for 2 s; a second goroutine sleeps 1 ms in a
 //! loop and records, for each wake-up, lateness = actual wake time -
@@ -6,7 +6,7 @@
 //!
 //! Figures: `p50_ms`, `p99_ms`, `max_ms` of lateness, `wakeups` (how many
 //! samples), and `starved` = 1 if no wake-up completed during the 2 s; a
-//! starved run prints only `starved` (no percentiles), as the spec says.
+//! starved run prints only `starved` (no percentiles).
 //! Check: the loop ran (its counter moved).
 //!
 //! The 2 s are kept by `main`, a plain thread (not a goroutine): the end of

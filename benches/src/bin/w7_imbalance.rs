@@ -1,4 +1,4 @@
-//! W7 imbalance (BENCHMARKS.md): one goroutine spawns T = 10,000 CPU tasks
+//! W7 imbalance (docs/PERFORMANCE.md): one goroutine spawns T = 10,000 CPU tasks
 //! back to back, each doing one fixed unit of integer work
 //! ([`gort_benches::xorshift_unit`]: 20,000 black-boxed xorshift64 steps).
 //! Check: every task returned the reference value (all start from one seed).

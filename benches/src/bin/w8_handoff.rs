@@ -1,4 +1,4 @@
-//! W8 blocking syscall handoff (BENCHMARKS.md), P = 1: task A makes 100
+//! W8 blocking syscall handoff (docs/PERFORMANCE.md), P = 1: task A makes 100
 //! sequential blocking calls of 10 ms (`std::thread::sleep`, which is
 //! `nanosleep(2)`, inside `gort::syscall::blocking`) while 4 CPU tasks each
 //! run W7's unit of work ([`gort_benches::xorshift_unit`]) 10,000 times.
@@ -10,7 +10,7 @@
 //! peak of `Threads:` in /proc/self/status, sampled every 1 ms by a watcher
 //! thread from just before the first spawn to just after the last join.
 //!
-//! `os_threads_max` is the raw figure the spec asks for: it counts every
+//! `os_threads_max` is the raw figure W8 defines: it counts every
 //! thread of the process, the watcher and the process's main thread
 //! included. So that a reader can tell which ones the runtime added, the
 //! watcher records the names (/proc/self/task/*/comm) when the peak is

@@ -1,4 +1,4 @@
-//! W9 echo (BENCHMARKS.md): a TCP echo server on 127.0.0.1, one goroutine
+//! W9 echo (docs/PERFORMANCE.md): a TCP echo server on 127.0.0.1, one goroutine
 //! per connection; a client in the same process with C = 1,000 connections,
 //! one goroutine each, sends 64-byte messages and waits for each echo, for
 //! 5 s. Figures: `rps` (round trips per second, all connections together)

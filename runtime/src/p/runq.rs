@@ -4,13 +4,14 @@
 //! next G, thieves taking half — advance by compare-and-swap.
 //!
 //! # Why not crossbeam-deque
-//! DESIGN.md chose crossbeam-deque's Worker/Stealer. Profiles of W2 (skynet)
-//! showed its costs on exactly our pattern: the Worker resizes its buffer as
-//! the length crosses 64/128/256 (a malloc, a copy, and the old buffer handed
-//! to crossbeam-epoch, whose garbage bags are large allocations that make
-//! glibc consolidate every fastbin: `malloc_consolidate` 3.3% of W2), and a
-//! FIFO pop is a SeqCst read-modify-write plus an epoch pin on steals. Go's
-//! ring never allocates; a bounded queue of 256 is what we needed anyway.
+//! The ring is not crossbeam-deque's Worker/Stealer: profiles of W2 (skynet)
+//! showed that deque's costs on exactly our pattern: the Worker resizes its
+//! buffer as the length crosses 64/128/256 (a malloc, a copy, and the old
+//! buffer handed to crossbeam-epoch, whose garbage bags are large allocations
+//! that make glibc consolidate every fastbin: `malloc_consolidate` 3.3% of
+//! W2), and a FIFO pop is a SeqCst read-modify-write plus an epoch pin on
+//! steals. Go's ring never allocates; a bounded queue of 256 is what we
+//! needed anyway.
 //!
 //! # Orderings
 //! - The holder writes a slot (Relaxed) and then publishes it with a Release

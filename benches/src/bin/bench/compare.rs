@@ -1,4 +1,4 @@
-//! `bench compare`: gort against Go, may and tokio (issue 9).
+//! `bench compare`: gort against Go, may and tokio.
 //!
 //! ```text
 //! cargo run -p gort-benches --release -- compare [--runs 5] [--only W3,W7]
@@ -32,7 +32,7 @@ use super::{
 const USAGE: &str = "\
 usage: cargo run -p gort-benches --release -- compare [options]
   --runs N        fresh-process runs per contender, workload and P (default 5)
-  --only W1,W4    only these workloads (default: all of BENCHMARKS.md)
+  --only W1,W4    only these workloads (default: all workloads)
   --timeout S     seconds before a run is killed and recorded as a timeout (default 120)
   --max-background PCT
                   repeat a run (up to 3 times) when other processes used more than

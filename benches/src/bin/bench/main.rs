@@ -9,10 +9,10 @@
 //! (`bench` is the package's default binary, so `--bin bench` may be left out.)
 //!
 //! # What it does
-//! 1. Finds the workloads: [`SUITE`] is BENCHMARKS.md's list (id, name, which
-//!    P to run); a workload is implemented for gort when `src/bin/w<N>_*.rs`
-//!    exists. A selected workload without a binary is reported as such, never
-//!    skipped in silence.
+//! 1. Finds the workloads: [`SUITE`] lists them (id, name, which P to run;
+//!    docs/PERFORMANCE.md describes each); a workload is implemented for gort
+//!    when `src/bin/w<N>_*.rs` exists. A selected workload without a binary is
+//!    reported as such, never skipped in silence.
 //! 2. Builds those binaries with `cargo build` in this binary's own profile
 //!    (`cargo run --bin bench` builds only `bench`), so they come from the same
 //!    target directory and the same `[profile.release]`. A debug build is
@@ -30,7 +30,7 @@
 //!    derived figures (W7's speedup = median ms_total(P=1) / median
 //!    ms_total(P=nproc)); then the machine's load average at start and end.
 //!
-//! # `compare` (issue 9)
+//! # `compare`
 //! `cargo run -p gort-benches --release -- compare [--runs 5] [--only W3,...]`
 //! races gort against Go, may and tokio: see `compare.rs`. A [`Contender`]
 //! is gort's set of binaries; the peers are `peer_may`, `peer_tokio` and
@@ -50,7 +50,7 @@ use gort_benches::Line;
 
 mod compare;
 
-/// Which P values a workload runs with (BENCHMARKS.md "P:").
+/// Which P values a workload runs with.
 #[derive(Clone, Copy, Debug)]
 enum Procs {
     /// P = 1 only.
@@ -68,17 +68,17 @@ enum Derived {
     Speedup { unit: &'static str },
 }
 
-/// One workload of BENCHMARKS.md.
+/// One benchmark workload (docs/PERFORMANCE.md describes each).
 struct Spec {
     /// `W1` ... `W11`: the `name=` of its lines and the `--only` key.
     id: &'static str,
-    /// BENCHMARKS.md's title.
+    /// Its title: `skynet`, `park-1M`, `preemption latency`, ...
     title: &'static str,
     procs: Procs,
     derived: &'static [Derived],
 }
 
-/// BENCHMARKS.md, in order.
+/// The benchmark workloads, W1 to W11 in order.
 const SUITE: &[Spec] = &[
     spec("W1", "spawn", Procs::Both, &[]),
     spec("W2", "skynet", Procs::Both, &[]),
@@ -129,8 +129,9 @@ impl Spec {
     }
 }
 
-/// Something that can run a workload at a given P. Only gort for now; may,
-/// tokio and Go join in issue 9.
+/// Something that can run a workload at a given P: gort's set of binaries.
+/// The peers of `compare` (may, tokio, Go) run as one executable each
+/// (`compare.rs`).
 struct Contender {
     name: &'static str,
     /// Where the workload executables are.
@@ -168,7 +169,7 @@ const NOISY_PAUSE: Duration = Duration::from_secs(5);
 const USAGE: &str = "\
 usage: cargo run -p gort-benches --release --bin bench -- [options]
   --runs N        fresh-process runs per workload and P (default 5; medians need >= 1)
-  --only W1,W4    run only these workloads (default: all of BENCHMARKS.md)
+  --only W1,W4    run only these workloads (default: all workloads)
   --timeout S     seconds before a run is killed and counted as failed (default 300)
   --max-background PCT
                   repeat a run (up to 3 times) when other processes used more than
@@ -214,7 +215,7 @@ impl Shared {
                     .filter(|s| !s.is_empty())
                     .collect();
                 if let Some(bad) = ids.iter().find(|id| !SUITE.iter().any(|s| s.id == **id)) {
-                    return Err(format!("--only: no workload {bad} in BENCHMARKS.md"));
+                    return Err(format!("--only: no workload {bad} in the suite"));
                 }
                 self.only = Some(ids);
             }
