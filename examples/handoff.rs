@@ -1,4 +1,4 @@
-//! handoff — the seed article's "Thread Management" scenarios, live:
+//! handoff — the G/M/P model's "Thread Management" scenarios, live:
 //!
 //! 1. A goroutine makes a blocking system call: its M blocks with it, the P
 //!    is handed off, and — no M being idle — a new M is created for it, so

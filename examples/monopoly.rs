@@ -1,4 +1,4 @@
-//! monopoly — the seed's headline: a goroutine that never yields (`for {
+//! monopoly — the headline of preemption: a goroutine that never yields (`for {
 //! x++ }`) beside one that prints its progress, on a single P. With signal
 //! preemption the printer keeps printing; with `GODEBUG=asyncpreemptoff=1`
 //! it starves, and the demo says so and exits with status 1 after a deadline.

@@ -1,4 +1,4 @@
-//! stealing — the seed's work-stealing scenario (docs/GUIDE-stealing.md):
+//! stealing — the classic work-stealing scenario (docs/GUIDE-stealing.md):
 //! at GOMAXPROCS=2 one goroutine spawns sixteen goroutines of CPU work. They
 //! queue on the spawner's own P (the newest in `runnext`, the rest in its
 //! local queue); `wake_p` starts an M for the idle P, which spins, finds

@@ -312,7 +312,7 @@ pub fn events(doc: &J) -> &Vec<J> {
         .expect("a traceEvents array")
 }
 
-/// The seed's stealing scenario: one goroutine spawns `n` goroutines of CPU
+/// The classic stealing scenario: one goroutine spawns `n` goroutines of CPU
 /// work (they land on its own P), so the other P's M must steal them.
 /// Repeats until the scheduler has counted a steal (bounded); returns the
 /// number of rounds it took.
