@@ -8,7 +8,7 @@ use proc_macro::TokenStream;
 /// Runs `main` as the main goroutine. The process exits when it returns, as
 /// in Go. `main` may return anything that implements `Termination`.
 ///
-/// ```ignore
+/// ```
 /// #[gort::main]
 /// fn main() {
 ///     let h = gort::go!(|| 40 + 2);
@@ -22,11 +22,12 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Runs a test body as a goroutine (and fails the test if it panics).
 ///
-/// ```ignore
+/// ```
 /// #[gort::test]
 /// fn adds() {
 ///     assert_eq!(gort::go!(|| 1 + 1).join().unwrap(), 2);
 /// }
+/// # fn main() {} // a doc example runs no #[test] functions
 /// ```
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
