@@ -18,7 +18,7 @@
 //! atomics on the P; see docs/BLOCKING.md and benches `blocking_noop`.
 //!
 //! # Go names
-//! os.ReadFile -> [`read`], os.WriteFile -> [`write`], os.Stat -> [`metadata`],
+//! os.ReadFile -> [`read`], os.WriteFile -> [`write()`], os.Stat -> [`metadata`],
 //! os.ReadDir -> [`read_dir`], os.MkdirAll -> [`create_dir_all`], os.Remove ->
 //! [`remove_file`], os.Rename -> [`rename`], os.Open / os.Create / os.OpenFile
 //! -> [`File::open`] / [`File::create`] / [`OpenOptions::open`].

@@ -5,7 +5,7 @@
 //! # Timers (internal), and who runs them
 //! One process-wide 4-ary min-heap of deadlines (`Heap4`), under one lock. There is no
 //! timer thread: the scheduler runs due timers, as Go does since 1.14.
-//! 1. `find_runnable` (sched.rs) calls [`check_timers`] at the top of every
+//! 1. `find_runnable` (sched.rs) calls `check_timers` at the top of every
 //!    round (Go's checkTimers): one atomic load when no timer is pending, a
 //!    clock read otherwise, the heap lock only when the earliest is due. It
 //!    runs one due timer per round and a sleeper goes to the P's `runnext`
@@ -21,12 +21,12 @@
 //! 4. sysmon wakes a P for timers overdue while no M polls (a safety net).
 //!
 //! The internal API is the one channels, select and sockets already use:
-//! - [`add_timer`]`(deadline, callback) -> TimerId`; the callback runs on
+//! - `add_timer(deadline, callback) -> TimerId`; the callback runs on
 //!   the M that runs the timer (on its scheduler stack),
 //!   outside the heap lock, and must not block or panic;
-//! - [`add_timer_ready`]`(deadline, g)`: readies a parked goroutine (sleep),
+//! - `add_timer_ready(deadline, g)`: readies a parked goroutine (sleep),
 //!   with no allocation;
-//! - [`cancel_timer`]`(id) -> bool` (true: the callback will not run).
+//! - `cancel_timer(id) -> bool` (true: the callback will not run).
 //!
 //! # Cost (100,000 pending timers must be cheap)
 //! A timer is a 16-byte heap entry plus a slot in a slab (`TimerId` = slot and
