@@ -128,7 +128,6 @@ pub(crate) struct G {
     /// Requested stack size in bytes (rounded to pages). Immutable.
     pub(crate) stack_size: usize,
     /// Where `go!`/`spawn` was called. Immutable. Read by goroutine dumps.
-    #[allow(dead_code)]
     pub(crate) created_by: &'static Location<'static>,
     /// Owner-only: the closure or the coroutine.
     run: std::cell::UnsafeCell<GRun>,

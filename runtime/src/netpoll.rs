@@ -518,9 +518,3 @@ pub(crate) fn sysmon_tick() -> bool {
     }
     false
 }
-
-/// Goroutines waiting on fds now (stats and tests).
-#[allow(dead_code)]
-pub(crate) fn waiters() -> usize {
-    NWAITERS.load(Ordering::Relaxed)
-}

@@ -306,7 +306,6 @@ impl P {
     }
 
     /// Number of queued Gs (any thread; a snapshot), runnext included.
-    #[allow(dead_code)] // read by tests now, by schedtrace later
     pub(crate) fn runq_len(&self) -> usize {
         self.runq.len() + usize::from(!self.runnext.load(Ordering::Relaxed).is_null())
     }
