@@ -42,13 +42,21 @@ fn each_goroutine_has_its_own_value_across_yields_and_threads() {
                     ID.set(i);
                     let mut here = thread_token();
                     let mut rounds = 0;
-                    // Yield until some goroutine has been seen to change
-                    // threads (the value must follow it), at least 50 times.
+                    // Switch out until some goroutine has been seen to
+                    // change threads (the value must follow it), at least 50
+                    // times. A yield goes back to the same P's queue, and
+                    // with both Ps busy nobody steals, so after the first
+                    // 50 rounds each round sleeps instead: the timer readies
+                    // the goroutine on whichever P's M fires it.
                     while rounds < 50
                         || (moved.load(Ordering::Relaxed) == 0 && Instant::now() < deadline)
                     {
                         TRAIL.with_borrow_mut(|t| t.push(i));
-                        gort::yield_now();
+                        if rounds < 50 {
+                            gort::yield_now();
+                        } else {
+                            gort::time::sleep(Duration::from_micros(200));
+                        }
                         let now = thread_token();
                         if now != here {
                             moved.fetch_add(1, Ordering::Relaxed);
