@@ -1,4 +1,4 @@
-//! `gort::trace::start/stop` and `render_svg`: a trace of the
+//! `gort::trace::start/stop` and `gort_trace::render_svg`: a trace of the
 //! stealing scenario, recorded around a region, drawn as an SVG that is
 //! well-formed XML with a row per P and per M and goroutine bars; the API
 //! refuses a second start and a stop without a start.
@@ -31,7 +31,7 @@ fn region_trace_renders_as_svg() {
         let text = std::fs::read_to_string(&json).unwrap();
         std::fs::remove_file(&json).unwrap();
         parse_json(&text).unwrap_or_else(|e| panic!("not JSON: {e}"));
-        let svg = gort::trace::render_svg(&text).unwrap();
+        let svg = gort_trace::render_svg(&text).unwrap();
         assert_eq!(check_xml(&svg), Ok("svg".to_string()));
         for row in [">P0<", ">P1<", ">M"] {
             assert!(svg.contains(row), "row {row} missing");
@@ -42,7 +42,7 @@ fn region_trace_renders_as_svg() {
         assert!(svg.contains("<title>G"), "no goroutine bar");
 
         // Malformed input is an error, not a picture.
-        assert!(gort::trace::render_svg("{\"traceEvents\": [").is_err());
+        assert!(gort_trace::render_svg("{\"traceEvents\": [").is_err());
     });
 }
 

@@ -34,7 +34,7 @@
 //! Nothing in the G itself: a slot is reused by moving a whole new G into it
 //! with a plain write (`GSlot::fill`), and a read racing with that write would
 //! be a data race even on an atomic field. Each slot has instead a
-//! [`GInfo`](crate::allgs::GInfo), made with the slot and never freed, whose
+//! [`GInfo`](crate::diag::allgs::GInfo), made with the slot and never freed, whose
 //! fields are atomics guarded by a seqlock on the goid: `new_ref` fills it,
 //! `free` retires it, park sites set the wait reason. The slot carries its
 //! GInfo through the free lists, and fresh slots are listed once in Go's
@@ -45,8 +45,8 @@ use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
-use crate::allgs::GInfo;
-use crate::debug::throw;
+use crate::diag::allgs::GInfo;
+use crate::diag::throw;
 use crate::m::M;
 use crate::switch::{GContext, GYielder};
 
@@ -166,7 +166,7 @@ pub(crate) struct G {
     pub(crate) no_preempt: AtomicU32,
     /// Owner-only, and only from the G's own stack: its goroutine-local
     /// values (`gort::local!`, local.rs), dropped by its entry before it dies.
-    pub(crate) locals: crate::local::LocalMap,
+    pub(crate) locals: crate::goroutine::local::LocalMap,
     /// What diagnostics read about this G (header, allgs.rs). The slot's,
     /// carried across reuse. Immutable.
     pub(crate) info: &'static GInfo,
@@ -214,14 +214,14 @@ impl G {
             async_locked: Cell::new(false),
             admitted: Cell::new(false),
             no_preempt: AtomicU32::new(0),
-            locals: crate::local::LocalMap::new(),
+            locals: crate::goroutine::local::LocalMap::new(),
             info,
         };
         match slot {
             Some(slot) => slot.fill(g),
             None => {
                 let g = GRef(NonNull::from(crate::slab::leak(g)));
-                crate::allgs::register(info, g.as_ptr() as usize);
+                crate::diag::allgs::register(info, g.as_ptr() as usize);
                 g
             }
         }

@@ -22,50 +22,34 @@
 )))]
 compile_error!("gort supports Linux on x86_64 and aarch64 only");
 
-mod allgs;
-mod alloc_probe;
 pub mod chan;
-mod deadlock;
-pub mod debug;
-mod entry;
-pub mod fs;
+mod config;
+mod diag;
 mod g;
-mod hchan;
-mod join;
-mod local;
+mod goroutine;
+mod io;
 mod lock;
 mod loom;
 mod m;
-pub mod net;
-mod netpoll;
 mod p;
-mod preempt;
 mod sched;
-mod select;
-mod signal;
-mod sigquit;
 mod slab;
-mod spawn;
 mod stack;
-mod stats;
-mod sudog;
 mod switch;
-mod symtab;
 pub mod sync;
 mod sys;
-pub mod syscall;
-mod sysmon;
 pub mod time;
-pub mod trace;
-mod waiter;
+mod wait;
 
-pub use debug::MAX_GOMAXPROCS;
-pub use join::JoinHandle;
-pub use local::{AccessError, LocalKey};
-pub use preempt::no_preempt;
-pub use spawn::{spawn, Builder};
+pub use diag::{debug, trace};
+pub use io::{fs, net};
+pub use sched::syscall;
+
+pub use config::MAX_GOMAXPROCS;
+pub use diag::stats::{stats, Stats};
+pub use goroutine::{spawn, AccessError, Builder, JoinHandle, LocalKey};
+pub use sched::no_preempt;
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
-pub use stats::{stats, Stats};
 
 /// Spawns a goroutine: Go's `go f()`. Returns a [`JoinHandle`].
 ///
@@ -153,6 +137,6 @@ pub fn unlock_os_thread() {
 /// Support for the `gort-macros` expansions. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::entry::{run_main, run_test};
-    pub use crate::select::{select, RecvCase, SelectCase, SelectMode, SendCase};
+    pub use crate::chan::select::{select, RecvCase, SelectCase, SelectMode, SendCase};
+    pub use crate::goroutine::{run_main, run_test};
 }

@@ -58,7 +58,9 @@ use crate::lock::Mutex;
 
 use crate::chan::{self, Receiver, Sender, TrySendError};
 use crate::g::GRef;
-use crate::{deadlock, m, netpoll, sched};
+use crate::io::netpoll;
+use crate::m;
+use crate::sched::{self, deadlock};
 
 /// Identifies an armed timer, for [`cancel_timer`]: its slab slot and the
 /// slot's generation when armed (a reused slot has a newer one).
@@ -263,7 +265,7 @@ fn add(deadline: Instant, f: TimerFn) -> TimerId {
         Some(s) => s,
         None => {
             let n = u32::try_from(t.slots.len())
-                .unwrap_or_else(|_| crate::debug::throw("runtime: too many timers"));
+                .unwrap_or_else(|_| crate::diag::throw("runtime: too many timers"));
             t.slots.push(Slot { gen: 0, f: None });
             n
         }

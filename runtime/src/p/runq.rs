@@ -25,7 +25,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::debug::throw;
+use crate::diag::throw;
 use crate::g::{GRef, G};
 use crate::loom::{AtomicPtr, AtomicU32};
 

@@ -56,7 +56,10 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::*;
+use std::sync::atomic::Ordering;
+
+use super::{Locked, Sched};
+use crate::g::GRef;
 
 /// Goroutines suspended mid-preemption beyond which no new goroutine starts.
 /// One leaves room to run a woken G (a sleeper) beside the CPU-bound ones:

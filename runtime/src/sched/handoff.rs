@@ -26,7 +26,15 @@
 //! (`stop_locked_m`); whichever M later picks the G from a queue hands it and
 //! its own P to the locked M and parks itself (`start_locked_m`).
 
-use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::schedule::schedule;
+use super::{sched, Locked, Sched};
+use crate::diag::throw;
+use crate::g::GRef;
+use crate::m::{self, MLocal, M};
+use crate::p::{PStatus, P};
 
 /// Idle Ms kept beyond GOMAXPROCS before an M ends its thread instead.
 const IDLE_M_SLACK: usize = 4;
@@ -56,7 +64,7 @@ fn check_mcount(s: &Sched) {
     let max = MAX_THREADS.load(Ordering::Relaxed);
     // Relaxed: see Sched::mcount; Ms are made one at a time per caller.
     if s.mcount.load(Ordering::Relaxed) >= max {
-        crate::debug::warn(&format!("runtime: program exceeds {max}-thread limit"));
+        crate::diag::warn(&format!("runtime: program exceeds {max}-thread limit"));
         throw("thread exhaustion");
     }
 }
@@ -102,7 +110,7 @@ pub(super) fn start_m_with(p: &'static P, spinning: bool, g: Option<GRef>) {
 fn new_m(p: &'static P, spinning: bool, g: Option<GRef>) {
     let s = sched();
     check_mcount(s);
-    crate::sysmon::start();
+    crate::sched::sysmon::start();
     let m = M::new();
     p.set_holder(Some(&m));
     m.wake(p, spinning, g);
@@ -118,7 +126,7 @@ fn new_m(p: &'static P, spinning: bool, g: Option<GRef>) {
     if let Err(e) = r {
         // Go's newosproc failure, with the count it prints.
         let have = s.mcount.load(Ordering::Relaxed) - 1;
-        crate::debug::warn(&format!(
+        crate::diag::warn(&format!(
             "runtime: failed to create new OS thread (have {have} already; {e})"
         ));
         throw("newosproc");
@@ -128,7 +136,7 @@ fn new_m(p: &'static P, spinning: bool, g: Option<GRef>) {
 /// The body of every M's thread. Returns (ending the thread) when the M
 /// retires from the idle list.
 fn mstart(m: Arc<M>) {
-    crate::signal::minit();
+    crate::stack::overflow::minit();
     let ml = m::bind(m);
     wait_for_p(ml, false);
     schedule(ml);
@@ -140,7 +148,7 @@ fn mstart(m: Arc<M>) {
 #[doc(alias = "handoffp")]
 pub(crate) fn handoff_p(p: &'static P) {
     let s = sched();
-    crate::trace::handoff(p);
+    crate::diag::trace::handoff(p);
     p.set_holder(None);
     if !p.runq_empty() || s.glob_len.load(Ordering::SeqCst) != 0 {
         start_m_with(p, false, None);
@@ -229,7 +237,7 @@ pub(super) fn acquire_p(ml: &MLocal, p: &'static P) {
     p.set_holder(Some(&ml.m));
     ml.p.set(Some(p));
     // A P runs again: sysmon must watch it (one load when it is awake).
-    crate::sysmon::wake();
+    crate::sched::sysmon::wake();
 }
 
 /// Go's pidleget (caller holds the lock).
@@ -267,13 +275,13 @@ pub(super) fn stop_m(ml: &MLocal) -> bool {
         s.mcount.fetch_sub(1, Ordering::Relaxed);
         drop(l);
         // This M may have been the last busy one: look, as an idling M does.
-        crate::deadlock::check_dead();
+        crate::sched::deadlock::check_dead();
         return false;
     }
     l.midle.push(ml.m.clone());
     s.nmidle.fetch_add(1, Ordering::Relaxed);
     drop(l);
-    crate::deadlock::check_dead();
+    crate::sched::deadlock::check_dead();
     wait_for_p(ml, true);
     true
 }

@@ -29,7 +29,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::sudog::{park_on, WaitQ, WaitReason};
+use crate::wait::sudog::{park_on, WaitQ, WaitReason};
 
 /// Someone holds the mutex.
 const LOCKED: u8 = 1;

@@ -19,8 +19,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
-use crate::sudog::{park_on, WaitQ, WaitReason};
-use crate::waiter::Waiter;
+use crate::wait::sudog::{park_on, WaitQ, WaitReason};
+use crate::wait::waiter::Waiter;
 
 /// A reader-writer lock protecting a `T`; waiters park as goroutines.
 ///

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::sudog::{park_on, WaitQ, WaitReason};
+use crate::wait::sudog::{park_on, WaitQ, WaitReason};
 
 /// A counting semaphore; `acquire` parks while no permit is free.
 ///

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::sudog::{park_on, WaitQ, WaitReason};
+use crate::wait::sudog::{park_on, WaitQ, WaitReason};
 
 /// Waits for a collection of goroutines to finish: `add(n)` before starting
 /// them, `done()` in each, `wait()` to park until all are done.

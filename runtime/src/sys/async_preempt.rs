@@ -201,5 +201,5 @@ std::arch::global_asm!(
     ".popsection",
     size = sym XSAVE_SIZE,
     mask = sym XSAVE_MASK,
-    callback = sym crate::preempt::async_preempt_callback,
+    callback = sym crate::sched::preempt::async_preempt_callback,
 );

@@ -1,0 +1,16 @@
+//! goroutine — a goroutine as the program sees it: [`spawn`] and
+//! [`Builder`] make one (spawn.rs, Go's `go` statement and the panic
+//! policy), [`JoinHandle`] waits for its result (join.rs), [`LocalKey`] is
+//! its goroutine-local storage (local.rs), and entry.rs is what
+//! `#[gort::main]` and `#[gort::test]` call. The goroutine itself, the G,
+//! is g.rs.
+
+mod entry;
+pub(crate) mod join;
+pub(crate) mod local;
+pub(crate) mod spawn;
+
+pub use entry::{run_main, run_test};
+pub use join::JoinHandle;
+pub use local::{AccessError, LocalKey};
+pub use spawn::{spawn, Builder};

@@ -1,0 +1,37 @@
+//! io — goroutines waiting on the outside world without holding a thread:
+//! the netpoller (netpoll.rs, Go's netpoll_epoll.go) parks a goroutine on a
+//! socket until epoll says it is ready; the sockets (`gort::net`: fd.rs, the
+//! one file of raw socket calls, under tcp_listener.rs, tcp_stream.rs,
+//! udp_socket.rs, unix.rs) wait there; files (`gort::fs`, fs.rs) go through
+//! a blocking call instead, since epoll cannot wait on a regular file.
+
+// No `forbid(unsafe_code)` here: it would cover fd.rs, the one file of this
+// folder that makes raw socket calls. The others forbid it themselves.
+
+/// `AsRawFd` and `AsFd` for socket types whose `fd` field is a
+/// [`fd::NetFd`]: the descriptor of the std socket inside. Defined before
+/// the `mod` lines so that every socket file can use it.
+macro_rules! impl_as_fd {
+    ($($t:ty),+ $(,)?) => {$(
+        impl ::std::os::fd::AsRawFd for $t {
+            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
+                ::std::os::fd::AsRawFd::as_raw_fd(self.fd.sock())
+            }
+        }
+
+        impl ::std::os::fd::AsFd for $t {
+            fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
+                ::std::os::fd::AsFd::as_fd(self.fd.sock())
+            }
+        }
+    )+};
+}
+
+mod fd;
+pub mod fs;
+pub mod net;
+pub(crate) mod netpoll;
+mod tcp_listener;
+mod tcp_stream;
+mod udp_socket;
+mod unix;

@@ -1,0 +1,239 @@
+//! TcpStream — a TCP connection, std::net::TcpStream's shape: connect
+//! (+ connect_timeout), Read/Write for the stream and for `&TcpStream`,
+//! shutdown, timeouts, nodelay, try_clone. A std stream in non-blocking mode
+//! underneath; the waiting is net/fd.rs's.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use super::fd::{self, Mode, NetFd};
+
+/// A TCP connection between a local and a remote socket, like
+/// [`std::net::TcpStream`]; blocking operations park the calling goroutine
+/// (or block a plain thread). See the module docs of [`crate::io::net`].
+///
+/// ```
+/// use std::io::{Read, Write};
+/// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = l.local_addr().unwrap();
+/// gort::go!(move || {
+///     let (mut s, _) = l.accept().unwrap();
+///     s.write_all(b"hi").unwrap();
+/// });
+/// let mut c = gort::net::TcpStream::connect(addr).unwrap();
+/// let mut got = String::new();
+/// c.read_to_string(&mut got).unwrap();
+/// assert_eq!(got, "hi");
+/// ```
+pub struct TcpStream {
+    fd: NetFd<std::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// A stream on a connected, non-blocking socket.
+    pub(crate) fn from_owned(fd: OwnedFd) -> TcpStream {
+        TcpStream {
+            fd: NetFd::new(std::net::TcpStream::from(fd)),
+        }
+    }
+
+    /// Opens a TCP connection to `addr`, trying each address it resolves to
+    /// in turn (std's rule); the last error if none accepts. A closed port is
+    /// `ConnectionRefused` at once.
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        fd::each_addr(addr, |a| connect_addr(a, None))
+    }
+
+    /// Opens a TCP connection to `addr`, failing with `TimedOut` if it takes
+    /// longer than `timeout` (a zero timeout is an error, as in std).
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        connect_addr(addr, Some(crate::time::deadline_after(timeout)))
+    }
+
+    /// Adopts a std stream (switching it to non-blocking mode).
+    pub fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
+        s.set_nonblocking(true)?;
+        Ok(TcpStream { fd: NetFd::new(s) })
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.sock().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.sock().local_addr()
+    }
+
+    /// Shuts down the read half, the write half or both (a goroutine blocked
+    /// reading this connection, through another handle, sees end of file).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.fd.sock().shutdown(how)
+    }
+
+    /// A new handle to the same connection (a duplicated fd). Timeouts and
+    /// the non-blocking setting are shared, as they are for std's clones.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            fd: self.fd.cloned(self.fd.sock().try_clone()?),
+        })
+    }
+
+    /// Reads fail with `WouldBlock` (`EAGAIN`, std's Unix rule) once they
+    /// have waited `dur`; None waits forever. `Some(0)` is an error.
+    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.fd.set_timeout(Mode::Read, dur)
+    }
+
+    /// Writes fail with `WouldBlock` once they have waited `dur`.
+    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.fd.set_timeout(Mode::Write, dur)
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.fd.timeout(Mode::Read))
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.fd.timeout(Mode::Write))
+    }
+
+    /// Receives data without removing it from the queue (waits like `read`).
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.io(Mode::Read, |s| s.peek(buf))
+    }
+
+    /// Sets `TCP_NODELAY` (Nagle's algorithm off when true).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.fd.sock().set_nodelay(nodelay)
+    }
+
+    /// The `TCP_NODELAY` setting.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.fd.sock().nodelay()
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.fd.sock().set_ttl(ttl)
+    }
+
+    /// The `IP_TTL` setting.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.fd.sock().ttl()
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.fd.sock().take_error()
+    }
+
+    /// With `true`, operations that would wait return `WouldBlock` instead.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.fd.set_nonblocking(nonblocking);
+        Ok(())
+    }
+}
+
+/// Connects one address: start, then wait for writability until connected,
+/// refused, or `deadline`.
+fn connect_addr(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+    let s = TcpStream::from_owned(fd::socket(addr, libc::SOCK_STREAM)?);
+    let raw = s.as_raw_fd();
+    if fd::connect_start(raw, addr)? {
+        return Ok(s);
+    }
+    // In progress: the socket turns writable when the handshake ends, with
+    // SO_ERROR set if it failed (refused, unreachable).
+    s.fd.io_until(Mode::Write, deadline, |sock| {
+        if let Some(e) = fd::so_error(raw)? {
+            return Err(e);
+        }
+        match sock.peer_addr() {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(e) => Err(e),
+        }
+    })?;
+    Ok(s)
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.io(Mode::Read, |mut s| s.read(buf))
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.fd.io(Mode::Read, |mut s| s.read_vectored(bufs))
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+}
+
+impl Write for &TcpStream {
+    /// std's write uses `send(MSG_NOSIGNAL)`: no SIGPIPE on a reset peer.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.fd.io(Mode::Write, |mut s| s.write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.fd.io(Mode::Write, |mut s| s.write_vectored(bufs))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl_as_fd!(TcpStream);
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("TcpStream");
+        if let Ok(a) = self.local_addr() {
+            d.field("addr", &a);
+        }
+        if let Ok(a) = self.peer_addr() {
+            d.field("peer", &a);
+        }
+        d.field("fd", &self.as_raw_fd()).finish()
+    }
+}
