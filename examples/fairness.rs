@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo run --release --example fairness -- fairness.json   # trace just that moment
-//! cargo run --release --example trace_svg -- fairness.json fairness.svg
+//! cargo run --release -p gort-trace --bin trace_svg -- fairness.json fairness.svg
 //! ```
 //! With a path argument it traces (`gort::trace::start`/`stop`) from just
 //! before the newcomer is spawned until it has run.
@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Go's fairness tick (sched.rs GLOBAL_RUNQ_FAIRNESS_TICK).
+/// Go's fairness tick (sched/mod.rs GLOBAL_RUNQ_FAIRNESS_TICK).
 const TICK: u64 = 61;
 
 /// Time slices on P0 so far.

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! cargo run --release --example netpoller -- netpoller.json   # trace the clients' run
-//! cargo run --release --example trace_svg -- netpoller.json netpoller.svg
+//! cargo run --release -p gort-trace --bin trace_svg -- netpoller.json netpoller.svg
 //! ```
 //! With a path argument it traces (`gort::trace::start`/`stop`) from the
 //! first connection to the last echo.

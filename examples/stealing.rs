@@ -8,7 +8,7 @@
 //! Run (the trace is written at exit, then drawn):
 //! ```text
 //! GORT_TRACE=stealing.json cargo run --release --example stealing
-//! cargo run --release --example trace_svg -- stealing.json stealing.svg
+//! cargo run --release -p gort-trace --bin trace_svg -- stealing.json stealing.svg
 //! ```
 
 use std::hint::black_box;

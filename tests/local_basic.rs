@@ -1,4 +1,4 @@
-//! Goroutine-local storage (`gort::local!`, runtime/src/local.rs): one value
+//! Goroutine-local storage (`gort::local!`, runtime/src/goroutine/local.rs): one value
 //! per goroutine that follows it across yields and threads, made on first
 //! use, dropped when the goroutine exits (before `join` returns); per thread
 //! on a plain thread.

@@ -5,7 +5,7 @@
 //!
 //! 1. With a 60 s time slice sysmon never asks for a preemption, so the
 //!    counter must stay at 0 even for a call-free hog sitting in user code
-//!    (the handler preempts only the slice sysmon named: preempt.rs), while
+//!    (the handler preempts only the slice sysmon named: sched/preempt.rs), while
 //!    channels, timers, yields, checked float work and a blocked pipe read
 //!    (SA_RESTART) all keep their results.
 //! 2. With 1 ms slices the flood does not disturb real preemption: a storm

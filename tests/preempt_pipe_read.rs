@@ -2,7 +2,7 @@
 //! its data and never sees EINTR. Its M sits in the kernel through whole time
 //! slices, so sysmon keeps signalling it (the P's slice does not move); the
 //! handler finds a PC in libc, not user code, and returns, and SA_RESTART
-//! restarts the read (preempt.rs). Two kinds of pipe: a raw `pipe(2)` written
+//! restarts the read (sched/preempt.rs). Two kinds of pipe: a raw `pipe(2)` written
 //! by a plain thread, and a child process's stdout (`std::process`). Runs at
 //! GOMAXPROCS=1 and 2 with 1 ms slices, beside call-free hogs.
 

@@ -1,7 +1,7 @@
 //! Preemption storm, allocation-heavy: goroutines that build and tear down
 //! Vecs, Strings, Boxes and HashMaps, preempted every millisecond for 3 s at
 //! GOMAXPROCS=1 and 2. Preemption lands only in user code, never inside the
-//! allocator or std (symtab.rs), so every round's checksum must equal the one
+//! allocator or std (sched/symtab.rs), so every round's checksum must equal the one
 //! computed on a plain thread, and nothing may panic or hang.
 
 mod common;

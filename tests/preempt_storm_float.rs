@@ -4,7 +4,7 @@
 //! SSE2 and AVX loops that keep 16 xmm / 32 ymm lanes live in registers for
 //! their whole run, preempted every millisecond for 3 s at GOMAXPROCS=1 and
 //! 2. A preempted goroutine's registers live in the kernel's signal frame on
-//! its own stack (preempt.rs), so every result must be bit-identical to the
+//! its own stack (sched/preempt.rs), so every result must be bit-identical to the
 //! one computed on a plain thread, where nothing preempts.
 
 mod common;

@@ -4,7 +4,7 @@
 //! millisecond for 3 s at GOMAXPROCS=1 and 2.
 //!
 //! A preemption inside the critical section switches the holder out with
-//! the lock held (it stays locked to its M: preempt.rs). Every other
+//! the lock held (it stays locked to its M: sched/preempt.rs). Every other
 //! goroutine that then calls `lock()` blocks its M in the kernel, P and all.
 //! At GOMAXPROCS=1 nothing could run the holder again, unless sysmon notices
 //! the M that does not move, is blocked in the kernel, and hands its P to

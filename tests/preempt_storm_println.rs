@@ -4,7 +4,7 @@
 //! parent). stdout's reentrant lock and its RefCell are per thread: a
 //! preemption inside std's I/O or formatting code while another goroutine
 //! prints from the same thread would corrupt them, or leave the lock held by
-//! a goroutine that is not running. Preemption stays out of std (symtab.rs),
+//! a goroutine that is not running. Preemption stays out of std (sched/symtab.rs),
 //! so every line must arrive whole, in order per goroutine, with the right
 //! checksum.
 

@@ -1,7 +1,7 @@
 //! `thread_local!` under asynchronous preemption: safe code may be inside a
 //! `with` closure, holding `&` to this thread's slot, when SIGURG lands. The
 //! preempted goroutine then resumes only on the same M, and that M runs no
-//! other goroutine meanwhile (preempt.rs, sched.rs "locked Ms"). So inside
+//! other goroutine meanwhile (sched/preempt.rs, sched/mod.rs "locked Ms"). So inside
 //! one `with` closure the thread never changes and nobody else writes the
 //! slot, however many times the call-free loop in it is preempted. Runs at
 //! GOMAXPROCS=2 with 1 ms slices, more goroutines than Ps, for 2 s.

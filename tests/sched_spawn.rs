@@ -63,7 +63,7 @@ fn join_from_plain_threads() {
     });
 }
 
-/// join.rs's oneshot, raced: each goroutine finishes while its joiner (a
+/// goroutine/join.rs's oneshot, raced: each goroutine finishes while its joiner (a
 /// goroutine or a plain thread) is just registering, many times over. Every
 /// result arrives once, intact (a heap value: a lost or doubled take would
 /// show as a wrong sum or a crash), and no join hangs.

@@ -1,6 +1,6 @@
 //! Memory given back after a burst: 100,000 goroutines parked at once hold a
 //! resident stack page each; once they have all finished, the stack pool is
-//! trimmed (stack.rs scavenger) and the process's RSS falls by at least half of
+//! trimmed (stack/mod.rs scavenger) and the process's RSS falls by at least half of
 //! what the burst added. One test per file: RSS is process-wide.
 
 mod common;

@@ -1,6 +1,6 @@
 //! A goroutine that used 200 KiB of stack does not leave that memory resident
 //! for the next goroutine that runs on the same stack: the stack is shrunk to
-//! its top page when it goes back to the pool (stack.rs `GStack::shrink`).
+//! its top page when it goes back to the pool (stack/mod.rs `GStack::shrink`).
 //! Residency is read with mincore(2); the deep goroutine checks its own pages
 //! first, so the measurement is known to see them.
 

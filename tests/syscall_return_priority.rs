@@ -1,5 +1,5 @@
 //! A goroutine back from a blocking call without a P does not wait for a
-//! CPU-bound goroutine's slice to end (sched.rs `ready_after_call`, sysmon.rs
+//! CPU-bound goroutine's slice to end (sched/execute.rs `ready_after_call`, sched/sysmon.rs
 //! `kick_longest_slice` and `kick_for_returned_call`). At GOMAXPROCS=1 with a
 //! one-hour time slice, two call-free loops hold the only P while a third
 //! goroutine makes 2 ms blocking calls: every return must get the P back

@@ -1,6 +1,6 @@
 //! The expansions of `#[gort::main]` and `#[gort::test]`, in the manner of
 //! tokio-macros: keep the user's signature and attributes, move the body into
-//! a closure that runs as a goroutine (gort-runtime `entry.rs`).
+//! a closure that runs as a goroutine (gort-runtime `goroutine/entry.rs`).
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};

@@ -1,5 +1,5 @@
 //! gort-macros — `#[gort::main]` and `#[gort::test]`. This file only
-//! dispatches; the expansions live in `entry.rs`.
+//! dispatches; the expansions live in `goroutine/entry.rs`.
 
 mod entry;
 

@@ -1,5 +1,5 @@
 //! G — a goroutine: an entry closure until it first runs, then a stackful
-//! coroutine (switch.rs) on a pooled stack (stack.rs).
+//! coroutine (switch.rs) on a pooled stack (stack/mod.rs).
 //!
 //! A G is heap-allocated once at spawn and addressed by [`GRef`], a raw pointer.
 //! Like Go's `*g`, exactly one party *owns* a G at any moment, and only the owner
@@ -10,7 +10,7 @@
 //!   [`G::ready_claim`]) while Waiting;
 //! - the M that ran it to completion, which frees it (Dead).
 //!
-//! A `JoinHandle` never holds a `GRef`: it holds the result packet (join.rs), so a
+//! A `JoinHandle` never holds a `GRef`: it holds the result packet (goroutine/join.rs), so a
 //! dead G can be freed at once.
 //!
 //! # Status edges (checked by [`G::cas_status`], Go's `casgstatus`)
@@ -38,7 +38,7 @@
 //! fields are atomics guarded by a seqlock on the goid: `new_ref` fills it,
 //! `free` retires it, park sites set the wait reason. The slot carries its
 //! GInfo through the free lists, and fresh slots are listed once in Go's
-//! `allgs`. The argument is written out in allgs.rs.
+//! `allgs`. The argument is written out in diag/allgs.rs.
 
 use std::cell::Cell;
 use std::panic::Location;
@@ -96,7 +96,7 @@ const PARK_RUNNING: u8 = 0;
 const PARK_PARKED: u8 = 1;
 const PARK_NOTIFIED: u8 = 2;
 
-/// A goroutine's body, type-erased (join.rs `Task`): run once, at the root
+/// A goroutine's body, type-erased (goroutine/join.rs `Task`): run once, at the root
 /// of the G's stack; it never unwinds.
 pub(crate) trait Entry: Send + Sync {
     fn run(&self);
@@ -136,12 +136,12 @@ pub(crate) struct G {
     yielder: Cell<*const GYielder>,
     /// Low address of the guard page below this G's stack; 0 until the G first
     /// runs. Set once by `execute` when it binds the stack; read by the
-    /// SIGSEGV handler (signal.rs) on whichever M runs the G. Relaxed on both
+    /// SIGSEGV handler (stack/overflow.rs) on whichever M runs the G. Relaxed on both
     /// sides: the run queue that hands the G to that M orders the store first.
     stack_guard: AtomicUsize,
     /// One past the top of this G's stack; 0 until the G first runs. Set
     /// with `stack_guard`, read by the SIGURG handler (the end of its scan
-    /// for allocator frames, preempt.rs). Relaxed: as `stack_guard`.
+    /// for allocator frames, sched/preempt.rs). Relaxed: as `stack_guard`.
     stack_hi: AtomicUsize,
     /// Owner-only. The M this G is locked to, or null: set by
     /// `lock_os_thread` (counted in `lock_count`) and by an asynchronous
@@ -152,7 +152,7 @@ pub(crate) struct G {
     /// Owner-only: `lock_os_thread` nesting.
     lock_count: Cell<u32>,
     /// Owner-only: locked (one `lock_count`) because it reached a switch
-    /// point while panicking (sched.rs `switch_point`).
+    /// point while panicking (sched/mod.rs `switch_point`).
     panic_locked: Cell<bool>,
     /// Owner-only: locked by an asynchronous preemption.
     async_locked: Cell<bool>,
@@ -162,12 +162,12 @@ pub(crate) struct G {
     admitted: Cell<bool>,
     /// `no_preempt` nesting. Written by the G, read by the SIGURG handler on
     /// the same thread. Relaxed: same-thread accesses (signal-handler
-    /// reentrancy), ordered by the compiler fences in preempt.rs.
+    /// reentrancy), ordered by the compiler fences in sched/preempt.rs.
     pub(crate) no_preempt: AtomicU32,
     /// Owner-only, and only from the G's own stack: its goroutine-local
-    /// values (`gort::local!`, local.rs), dropped by its entry before it dies.
+    /// values (`gort::local!`, goroutine/local.rs), dropped by its entry before it dies.
     pub(crate) locals: crate::goroutine::local::LocalMap,
-    /// What diagnostics read about this G (header, allgs.rs). The slot's,
+    /// What diagnostics read about this G (header, diag/allgs.rs). The slot's,
     /// carried across reuse. Immutable.
     pub(crate) info: &'static GInfo,
 }
@@ -179,7 +179,7 @@ pub(crate) struct G {
 unsafe impl Sync for G {}
 // SAFETY: as above; the boxed closure is `Send`, the coroutine context is Send
 // by switch.rs's argument, and the goroutine-local values are `Send`
-// (LocalKey's bound) behind `Rc`s that only the owner clones (local.rs).
+// (LocalKey's bound) behind `Rc`s that only the owner clones (goroutine/local.rs).
 unsafe impl Send for G {}
 
 impl G {
@@ -315,7 +315,7 @@ impl G {
     }
 
     /// Locks the G to `m` while it panics, or unlocks it once it no longer
-    /// does (owner-only; sched.rs `switch_point`).
+    /// does (owner-only; sched/mod.rs `switch_point`).
     pub(crate) fn set_panic_lock(&self, m: &'static M, panicking: bool) {
         if self.panic_locked.replace(panicking) == panicking {
             return;
@@ -339,7 +339,7 @@ impl G {
         self.yielder.set(y as *const GYielder);
     }
 
-    /// Records the bounds of the stack just bound (sched.rs `execute`): the
+    /// Records the bounds of the stack just bound (sched/execute.rs `execute`): the
     /// guard page's low address and one past the top.
     pub(crate) fn set_stack_bounds(&self, guard_lo: usize, hi: usize) {
         // Relaxed: see the fields.

@@ -9,10 +9,10 @@
 //! ```
 //!
 //! Where each concept lives (docs/ARCHITECTURE.md tells the whole story):
-//! G in `g.rs`, its context switch in `switch.rs`, stacks in `stack.rs`, P in
-//! `p.rs`, M in `m.rs`, the scheduler loop in `sched.rs`, waiting in
-//! `waiter.rs`, spawning and the panic policy in `spawn.rs`, joining in
-//! `join.rs`, the environment knobs in `debug.rs`.
+//! G in `g.rs`, its context switch in `switch.rs`, stacks in `stack/mod.rs`, P in
+//! `p/mod.rs`, M in `m.rs`, the scheduler loop in `sched/mod.rs`, waiting in
+//! `wait/waiter.rs`, spawning and the panic policy in `goroutine/spawn.rs`, joining in
+//! `goroutine/join.rs`, the environment knobs in `config.rs`.
 
 #![warn(missing_docs)]
 

@@ -2,8 +2,8 @@
 //!
 //! Every lock the runtime takes is a [`Mutex`] from here: parking_lot's,
 //! plus a count of the locks this thread holds. The SIGURG handler
-//! (preempt.rs) never switches a goroutine out while the count is non-zero.
-//! Runtime functions are not user code (symtab.rs), so a preemption cannot
+//! (sched/preempt.rs) never switches a goroutine out while the count is non-zero.
+//! Runtime functions are not user code (sched/symtab.rs), so a preemption cannot
 //! land in them as compiled; but with inlining across crates (LTO, or a
 //! generic runtime function instantiated in the user's crate) runtime code,
 //! lock and all, can end up inside a user function's symbol. Suspended there,

@@ -43,7 +43,7 @@ pub(crate) use crate::lock::{Condvar, Mutex};
 #[cfg(loom)]
 pub(crate) use model_sync::{Condvar, Mutex};
 
-/// Parking a plain thread (waiter.rs): std's, or loom's under `--cfg loom`.
+/// Parking a plain thread (wait/waiter.rs): std's, or loom's under `--cfg loom`.
 pub(crate) mod thread {
     #[cfg(loom)]
     pub(crate) use loom::thread::{current, park, Thread};

@@ -64,13 +64,13 @@ pub(crate) struct M {
     pub(crate) cur_g: AtomicPtr<G>,
     /// True while a SIGURG sent by `preempt_m` has not been handled yet, so
     /// repeated requests send one signal. Set by sysmon (swap), cleared by the
-    /// handler. AcqRel/Release: see preempt.rs.
+    /// handler. AcqRel/Release: see sched/preempt.rs.
     pub(crate) signal_pending: AtomicBool,
     /// The time slice sysmon asked to stop: the P's schedtick + 1, or 0.
     /// Written by sysmon, read by the handler, which preempts only if the
     /// running slice is still that one (a stale or foreign signal is ignored).
     pub(crate) preempt_tick: AtomicU64,
-    /// Kernel thread id: where preempt.rs sends SIGURG (tgkill), and where
+    /// Kernel thread id: where sched/preempt.rs sends SIGURG (tgkill), and where
     /// sysmon looks in /proc/self/task/<tid>/stat (is this M blocked in the
     /// kernel?). Written once by the M's own thread before it first holds a
     /// P; 0 before. Relaxed: sysmon learns of the M through the P it holds,
@@ -78,7 +78,7 @@ pub(crate) struct M {
     pub(crate) tid: AtomicI32,
     /// Set by sysmon for an M stuck in a call nobody announced: the slice
     /// (schedtick + 1) whose P the handler should give up. Read by the
-    /// handler (preempt.rs). Release/Acquire as `preempt_tick`.
+    /// handler (sched/preempt.rs). Release/Acquire as `preempt_tick`.
     pub(crate) release_tick: AtomicU64,
     /// The P this M's signal handler gave up for sysmon to hand off; null
     /// otherwise. Written by the handler (Release), taken by sysmon (swap).
@@ -205,7 +205,7 @@ impl PSlot {
 pub(crate) struct MLocal {
     pub(crate) m: Arc<M>,
     /// The P held, if any. Atomic because the SIGURG handler may take it
-    /// (preempt.rs `release_p`) between two instructions of code that reads it.
+    /// (sched/preempt.rs `release_p`) between two instructions of code that reads it.
     pub(crate) p: PSlot,
     /// The signal mask this M runs goroutines with (signals 1-64), read at
     /// start. The handler compares the interrupted mask with it: a signal
@@ -225,7 +225,7 @@ pub(crate) struct MLocal {
     /// handler touch it (compiler fences order them; see `RuntimeSection`).
     pub(crate) in_runtime: Cell<u32>,
     /// The P this M left in Syscall status while in a blocking call
-    /// (syscall.rs; Go's m.oldp).
+    /// (sched/syscall.rs; Go's m.oldp).
     pub(crate) old_p: Cell<Option<&'static P>>,
     /// xorshift64 state for the random steal order.
     rng: Cell<u64>,
@@ -277,7 +277,7 @@ pub(crate) fn current() -> Option<&'static MLocal> {
 }
 
 /// Marks runtime code that uses this M's P from a goroutine's stack, so the
-/// SIGURG handler will not take the P away in the middle (preempt.rs).
+/// SIGURG handler will not take the P away in the middle (sched/preempt.rs).
 pub(crate) struct RuntimeSection(&'static MLocal);
 
 impl RuntimeSection {

@@ -2,16 +2,16 @@
 //! switches, M (g0, the thread's own stack) -> G ([`GContext::resume`]) and
 //! G -> M ([`switch_to_m`]).
 //!
-//! (stack.rs implements corosensei's `Stack` trait for our stacks.)
+//! (stack/mod.rs implements corosensei's `Stack` trait for our stacks.)
 //!
 //! A G's coroutine is built at its first run, on a stack taken from the P's
 //! cache (lazy binding, docs/ARCHITECTURE.md section 4). Its body records
-//! the yielder in the G, runs the entry (which never unwinds: join.rs
-//! `Task::run` catches panics, under spawn.rs's policy) and returns; the M
+//! the yielder in the G, runs the entry (which never unwinds: goroutine/join.rs
+//! `Task::run` catches panics, under goroutine/spawn.rs's policy) and returns; the M
 //! then takes the stack back with `into_stack`.
 //!
 //! The value a G passes when it switches out tells its M what to do with it
-//! ([`Switch`]). The M interprets it in sched.rs `execute`.
+//! ([`Switch`]). The M interprets it in sched/execute.rs `execute`.
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
@@ -23,12 +23,12 @@ use crate::stack::GStack;
 pub(crate) enum Switch {
     /// `yield_now`: requeue at the tail of the local run queue.
     Yield,
-    /// Back from a blocking call whose P was handed off (syscall.rs): queue
-    /// it first (sched.rs `ready_after_call`).
+    /// Back from a blocking call whose P was handed off (sched/syscall.rs): queue
+    /// it first (sched/execute.rs `ready_after_call`).
     SyscallExit,
     /// `park`: complete the park handshake (g.rs).
     Park,
-    /// Asynchronous preemption from the SIGURG handler (preempt.rs): requeue,
+    /// Asynchronous preemption from the SIGURG handler (sched/preempt.rs): requeue,
     /// locked to this M until its next cooperative switch.
     Preempted,
 }

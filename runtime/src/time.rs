@@ -5,18 +5,18 @@
 //! # Timers (internal), and who runs them
 //! One process-wide 4-ary min-heap of deadlines (`Heap4`), under one lock. There is no
 //! timer thread: the scheduler runs due timers, as Go does since 1.14.
-//! 1. `find_runnable` (sched.rs) calls `check_timers` at the top of every
+//! 1. `find_runnable` (sched/schedule.rs) calls `check_timers` at the top of every
 //!    round (Go's checkTimers): one atomic load when no timer is pending, a
 //!    clock read otherwise, the heap lock only when the earliest is due. It
 //!    runs one due timer per round and a sleeper goes to the P's `runnext`
 //!    (Go's goready), so sleepers run in deadline order, ahead of the queues
 //!    (which, in a spawn storm, hold thousands of goroutines not started).
 //! 2. An M about to stop while every P is idle blocks in the netpoller with
-//!    the earliest deadline as its timeout (netpoll.rs `poll_blocking`): the
+//!    the earliest deadline as its timeout (io/netpoll.rs `poll_blocking`): the
 //!    poller's wait is the timer sleep, and nothing else sleeps on timers.
 //! 3. A timer that becomes the earliest wakes that poller (`netpoll_break`)
 //!    if it would sleep past it, or, when nobody polls, wakes a P so an M
-//!    comes to look (`wake_p`): Go's wakeNetPoller. See netpoll.rs for the
+//!    comes to look (`wake_p`): Go's wakeNetPoller. See io/netpoll.rs for the
 //!    argument that this loses no wake-up.
 //! 4. sysmon wakes a P for timers overdue while no M polls (a safety net).
 //!
@@ -35,7 +35,7 @@
 //! ones (then the heap is rebuilt), as Go's deleted timers do.
 //!
 //! # Deadlock detection
-//! The heap counts as one external waker (deadlock.rs) while it holds a live
+//! The heap counts as one external waker (sched/deadlock.rs) while it holds a live
 //! timer: `external_add` when the live count goes 0 -> 1 (under the lock, so
 //! before anything can fire), `external_done` when it goes back to 0, after
 //! the callbacks that emptied it have run (whatever they readied is runnable
@@ -208,7 +208,7 @@ static TIMERS: Mutex<Timers> = Mutex::new(Timers {
 /// The `when` of the heap's top entry (stale or not) in [`nanotime`] units,
 /// or `NONE`. Written under the lock. So it is never later than the earliest
 /// live deadline, and whoever sleeps until it never misses a timer. SeqCst:
-/// one side of the Dekker pair with the netpoller's claim (netpoll.rs).
+/// one side of the Dekker pair with the netpoller's claim (io/netpoll.rs).
 static NEXT_WHEN: AtomicU64 = AtomicU64::new(NONE);
 
 /// The origin of [`nanotime`].

@@ -1,5 +1,5 @@
-//! Checkers for the trace tests, independent of the runtime's own parser
-//! (runtime/src/trace/json.rs): a small strict JSON parser and an XML
+//! Checkers for the trace tests, independent of the gort-trace crate's parser
+//! (trace/src/json.rs): a small strict JSON parser and an XML
 //! well-formedness check, so a bug in the writer cannot hide behind the same
 //! bug in the reader.
 

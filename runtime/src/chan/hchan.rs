@@ -1,7 +1,7 @@
 //! hchan — the channel itself (Go's `hchan` and chan.go's `chansend`,
-//! `chanrecv`, `closechan`), under the public ends in `chan.rs`.
+//! `chanrecv`, `closechan`), under the public ends in `chan/mod.rs`.
 //!
-//! One lock guards the ring buffer and the two wait queues (sudog.rs). The
+//! One lock guards the ring buffer and the two wait queues (wait/sudog.rs). The
 //! invariants, as in Go:
 //! - a receiver waits only while the buffer is empty, a sender only while it
 //!   is full (always, for capacity 0);
@@ -12,7 +12,7 @@
 //!   sender's value, else waits.
 //!
 //! Waking always happens after the lock is released. A woken goroutine goes
-//! to the waker's `runnext` (sched.rs `ready`), so a ping-pong pair stays on
+//! to the waker's `runnext` (sched/mod.rs `ready`), so a ping-pong pair stays on
 //! one P and runs back to back (Go's handoff).
 //!
 //! "Disconnected" is Go's `close`: dropping the last `Sender` sets `closed`
@@ -22,8 +22,8 @@
 //! it back) and drops what was buffered.
 //!
 //! # Never preempted holding the lock
-//! Signal preemption (preempt.rs) stops a goroutine only at a PC inside a
-//! user crate's function (symtab.rs). Every function here that takes the
+//! Signal preemption (sched/preempt.rs) stops a goroutine only at a PC inside a
+//! user crate's function (sched/symtab.rs). Every function here that takes the
 //! channel lock is `#[inline(never)]`, so while the lock is held the PC is
 //! always in a `gort_runtime` symbol, never in user code the generic code
 //! would otherwise be inlined into (it is instantiated in the user's crate,
@@ -270,7 +270,7 @@ impl<T> Chan<T> {
         drop(buf);
     }
 
-    // -- select support (select.rs) -----------------------------------------
+    // -- select support (chan/select.rs) -----------------------------------------
 
     /// Registers `node` as case `case` of `ctx` in the receive queue, unless
     /// a receive could complete now (then returns true, registering nothing).

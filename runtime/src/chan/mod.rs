@@ -27,8 +27,8 @@
 //! producer.join().unwrap();
 //! ```
 //!
-//! The machinery is in `hchan.rs` (the channel) and `sudog.rs` (waiting);
-//! `select!` is in `select.rs`.
+//! The machinery is in `chan/hchan.rs` (the channel) and `wait/sudog.rs` (waiting);
+//! `select!` is in `chan/select.rs`.
 
 mod error;
 pub(crate) mod hchan;
@@ -221,7 +221,7 @@ impl<T> Sender<T> {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
 
-    /// The channel, for select.rs.
+    /// The channel, for chan/select.rs.
     pub(crate) fn chan(&self) -> &Chan<T> {
         &self.shared.chan
     }
@@ -354,7 +354,7 @@ impl<T> Receiver<T> {
         TryIter::new(self)
     }
 
-    /// The channel, for select.rs.
+    /// The channel, for chan/select.rs.
     pub(crate) fn chan(&self) -> &Chan<T> {
         &self.shared.chan
     }

@@ -1,8 +1,8 @@
 //! allgs — every goroutine slot the runtime has made, readable by diagnostics
 //! while the goroutines run: Go's `allgs` (proc.go) and `waitReason`
-//! (runtime2.go). Read by the goroutine dump (debug/dump.rs, SIGQUIT) and
-//! schedtrace's per-G lines (debug/schedtrace.rs); written by g.rs (spawn,
-//! death) and sched.rs (`park`/`ready`).
+//! (runtime2.go). Read by the goroutine dump (diag/dump.rs, SIGQUIT) and
+//! schedtrace's per-G lines (diag/schedtrace.rs); written by g.rs (spawn,
+//! death) and sched/mod.rs (`park`/`ready`).
 //!
 //! # Why not read the G itself
 //! A dump reads Gs that other threads own, and those threads may be freeing
@@ -57,11 +57,11 @@ use crate::lock::Mutex;
 pub(crate) enum WaitReason {
     /// Not waiting.
     Zero = 0,
-    /// A channel receive (hchan.rs).
+    /// A channel receive (chan/hchan.rs).
     ChanReceive,
-    /// A channel send (hchan.rs).
+    /// A channel send (chan/hchan.rs).
     ChanSend,
-    /// A `select!` with cases (select.rs).
+    /// A `select!` with cases (chan/select.rs).
     Select,
     /// `select! {}`: forever.
     SelectNoCases,

@@ -1,5 +1,5 @@
 //! debug — Go's `runtime/debug` for goroutines: [`dump_goroutines`] (what
-//! SIGQUIT prints, dump.rs), [`set_max_threads`] (Go's SetMaxThreads),
+//! SIGQUIT prints, diag/dump.rs), [`set_max_threads`] (Go's SetMaxThreads),
 //! [`remaining_stack`] (the `stacker` crate's question, for goroutines), and
 //! the limits the environment knobs obey.
 

@@ -1,7 +1,7 @@
 //! dump — the goroutine dump: every live goroutine with its state, wait
 //! reason and how long, its name, the M and P running it, and where it was
 //! created. Go's `tracebackothers` / `goroutineheader` (traceback.go), minus
-//! the stack frames. Printed by SIGQUIT (sigquit.rs) and by
+//! the stack frames. Printed by SIGQUIT (diag/sigquit.rs) and by
 //! [`dump_goroutines`].
 //!
 //! ```text
@@ -23,7 +23,7 @@
 //! exact wait (to the clock's few-millisecond resolution).
 //!
 //! # What it reads
-//! Only what allgs.rs makes safe to read while goroutines run: each slot's
+//! Only what diag/allgs.rs makes safe to read while goroutines run: each slot's
 //! GInfo snapshot (seqlock), every M's `cur_g` pointer (compared, never
 //! dereferenced) and every P's holder and status. The world is not stopped,
 //! so the dump is a moment's picture assembled over a few microseconds, as
@@ -47,7 +47,7 @@ pub(crate) struct OnM {
     pub(crate) m: u64,
     /// The P its M holds, if any.
     pub(crate) p: Option<usize>,
-    /// That P is in a blocking call (syscall.rs): Go's `_Gsyscall`.
+    /// That P is in a blocking call (sched/syscall.rs): Go's `_Gsyscall`.
     pub(crate) syscall: bool,
 }
 

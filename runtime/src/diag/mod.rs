@@ -1,7 +1,7 @@
 //! diag — what the runtime tells its user: the fatal error (`throw`) and
-//! warnings, the goroutine list behind every report (allgs.rs), the SIGQUIT
-//! dump (sigquit.rs, dump.rs), `GODEBUG=schedtrace` (schedtrace.rs), the
-//! scheduler counters (stats.rs) and the execution trace (trace.rs, written
+//! warnings, the goroutine list behind every report (diag/allgs.rs), the SIGQUIT
+//! dump (diag/sigquit.rs, diag/dump.rs), `GODEBUG=schedtrace` (diag/schedtrace.rs), the
+//! scheduler counters (diag/stats.rs) and the execution trace (diag/trace.rs, written
 //! by trace_export.rs). Public as `gort::debug`, `gort::trace` and
 //! `gort::stats`.
 
@@ -15,9 +15,9 @@ pub(crate) mod sigquit;
 pub(crate) mod stats;
 pub mod trace;
 
-/// Starts the diagnostics: the SIGQUIT goroutine dump (sigquit.rs), and
-/// what the environment asks for — `GODEBUG=schedtrace=N` (schedtrace.rs),
-/// `GORT_TRACE=path` (trace.rs). Called once, at runtime start (sched.rs).
+/// Starts the diagnostics: the SIGQUIT goroutine dump (diag/sigquit.rs), and
+/// what the environment asks for — `GODEBUG=schedtrace=N` (diag/schedtrace.rs),
+/// `GORT_TRACE=path` (diag/trace.rs). Called once, at runtime start (sched/mod.rs).
 pub(crate) fn init_diagnostics() {
     sigquit::install();
     let godebug = std::env::var("GODEBUG").unwrap_or_default();

@@ -26,9 +26,9 @@
 //!
 //! # Where it runs
 //! On its own thread, `gort-schedtrace`, started with the runtime when
-//! GODEBUG asks (debug.rs `init_diagnostics`); the first line is printed at
+//! GODEBUG asks (diag/mod.rs `init_diagnostics`); the first line is printed at
 //! once (`SCHED 0ms`), as Go's sysmon does. It reads only counters and the
-//! race-free views of dump.rs and allgs.rs, and writes each report with raw
+//! race-free views of diag/dump.rs and diag/allgs.rs, and writes each report with raw
 //! `write(2)` calls (not std's stderr lock, which a parked goroutine may hold).
 
 use std::fmt::Write as _;

@@ -9,11 +9,11 @@
 //! created by src/main.rs:3:1
 //! ...
 //! ```
-//! The dump itself is debug/dump.rs; this file gets it printed.
+//! The dump itself is diag/dump.rs; this file gets it printed.
 //!
 //! # The handler does almost nothing
 //! Formatting a dump allocates and takes locks, which a signal handler must
-//! not. So the handler only sets a flag, and sysmon (sysmon.rs), which looks
+//! not. So the handler only sets a flag, and sysmon (sched/sysmon.rs), which looks
 //! at it every round — within 10 ms while goroutines run, 100 ms when all is
 //! idle — does the work on an ordinary stack: it prints the dump with raw
 //! `write(2)` calls (not std's stderr lock, which a parked goroutine may
@@ -22,7 +22,7 @@
 //! only `REQUESTED`, an atomic.
 //!
 //! # When it is installed
-//! With the runtime (debug.rs `init_diagnostics`), unless the program set a
+//! With the runtime (diag/mod.rs `init_diagnostics`), unless the program set a
 //! handler of its own, which it keeps. An ignored SIGQUIT is replaced, as
 //! Go does (it respects an inherited SIG_IGN only for SIGHUP and SIGINT):
 //! shells start background jobs with SIGQUIT ignored, and a dump is what a

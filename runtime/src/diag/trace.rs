@@ -37,10 +37,10 @@
 //! writes the file.
 //!
 //! # Who calls what
-//! sched.rs `execute` (slice start and end, read on g0 after the switch, so
+//! sched/execute.rs `execute` (slice start and end, read on g0 after the switch, so
 //! a preemption is recorded by the scheduler, never in the signal handler),
-//! sched.rs `steal_work`, sched/handoff.rs `handoff_p`, syscall.rs (enter,
-//! exit), netpoll.rs `deliver` (goroutines the poller readied). Reading the file back and drawing it is
+//! sched/schedule.rs `steal_work`, sched/handoff.rs `handoff_p`, sched/syscall.rs (enter,
+//! exit), io/netpoll.rs `deliver` (goroutines the poller readied). Reading the file back and drawing it is
 //! the `gort-trace` crate's job, not the runtime's.
 
 #![forbid(unsafe_code)]
@@ -145,11 +145,11 @@ pub(crate) enum Ev {
     Steal { victim: usize, g: u64, n: usize },
     /// P `p` was handed to another M (its M blocked, or waits for a locked G).
     Handoff { p: usize },
-    /// The running G enters a blocking call (syscall.rs).
+    /// The running G enters a blocking call (sched/syscall.rs).
     SyscallEnter { g: u64 },
     /// The running G is back from a blocking call.
     SyscallExit { g: u64 },
-    /// The poller made `n` goroutines runnable (netpoll.rs).
+    /// The poller made `n` goroutines runnable (io/netpoll.rs).
     NetpollWake { n: usize },
 }
 
@@ -164,7 +164,7 @@ pub(crate) fn event(f: impl FnOnce() -> Ev) {
 
 // The event sites, one call each (all inlined to the flag load when off).
 
-/// sched.rs `execute`: `g` starts a time slice on `p`.
+/// sched/execute.rs `execute`: `g` starts a time slice on `p`.
 #[inline(always)]
 pub(crate) fn go_start(g: GRef, p: &P) {
     event(|| Ev::GoStart {
@@ -173,8 +173,8 @@ pub(crate) fn go_start(g: GRef, p: &P) {
     });
 }
 
-/// sched.rs `execute`, back on g0: `g` switched out with `why` (None: it
-/// exited). A park's reason is still in the G's GInfo (allgs.rs).
+/// sched/execute.rs `execute`, back on g0: `g` switched out with `why` (None: it
+/// exited). A park's reason is still in the G's GInfo (diag/allgs.rs).
 #[inline(always)]
 pub(crate) fn go_end(g: GRef, why: Option<Switch>) {
     event(|| Ev::GoEnd {
@@ -183,7 +183,7 @@ pub(crate) fn go_end(g: GRef, why: Option<Switch>) {
     });
 }
 
-/// sched.rs `steal_work`: this M's P `me` took `g` (and more) from P `victim`.
+/// sched/schedule.rs `steal_work`: this M's P `me` took `g` (and more) from P `victim`.
 #[inline(always)]
 pub(crate) fn steal(victim: usize, g: GRef, me: &P) {
     event(|| Ev::Steal {
@@ -199,13 +199,13 @@ pub(crate) fn handoff(p: &P) {
     event(|| Ev::Handoff { p: p.id });
 }
 
-/// syscall.rs `enter_syscall`.
+/// sched/syscall.rs `enter_syscall`.
 #[inline(always)]
 pub(crate) fn syscall_enter(g: GRef) {
     event(|| Ev::SyscallEnter { g: g.get().id });
 }
 
-/// syscall.rs `exit_syscall`.
+/// sched/syscall.rs `exit_syscall`.
 #[inline(always)]
 pub(crate) fn syscall_exit(g: Option<GRef>) {
     event(|| Ev::SyscallExit {
@@ -213,7 +213,7 @@ pub(crate) fn syscall_exit(g: Option<GRef>) {
     });
 }
 
-/// netpoll.rs `deliver`: a poll made `n` goroutines runnable.
+/// io/netpoll.rs `deliver`: a poll made `n` goroutines runnable.
 #[inline(always)]
 pub(crate) fn netpoll_wake(n: usize) {
     event(|| Ev::NetpollWake { n });

@@ -4,7 +4,7 @@
 //! nothing was spawned before) and, as in Go, the process exits when it
 //! returns: the Rust `main` returns its exit code, and Rust ends the process
 //! whatever other goroutines are doing. While `main` runs, Go's deadlock
-//! detection is on (deadlock.rs). `#[gort::test]` runs a test body as a
+//! detection is on (sched/deadlock.rs). `#[gort::test]` runs a test body as a
 //! goroutine and joins it from the test thread; a panic is re-raised there, so
 //! `#[should_panic]` works.
 //!

@@ -4,7 +4,7 @@
 //! holds the closure, then the result — the value, or the panic payload — and
 //! the joiner to wake. The handle holds only the task, never the G, so a
 //! finished G is recycled at once.
-//! `join` parks a goroutine and blocks a plain thread (waiter.rs).
+//! `join` parks a goroutine and blocks a plain thread (wait/waiter.rs).
 
 use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
@@ -68,7 +68,7 @@ where
     /// Stores the result and wakes the joiner. Called once. Out of line:
     /// `run` below is instantiated in the user's crate with the user's
     /// closure inlined into it, and counts as user code for preemption
-    /// (symtab.rs); waking is runtime work and must not be.
+    /// (sched/symtab.rs); waking is runtime work and must not be.
     #[inline(never)]
     fn finish(&self, r: thread::Result<T>) {
         // SAFETY: only this goroutine writes `result`, once, and the joiner
@@ -92,9 +92,9 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    /// The goroutine's body: run the closure, catching a panic (spawn.rs's
+    /// The goroutine's body: run the closure, catching a panic (goroutine/spawn.rs's
     /// policy), then publish the result. In an optimized build the closure
-    /// is inlined here, so symtab.rs counts this function as user code; it
+    /// is inlined here, so sched/symtab.rs counts this function as user code; it
     /// takes no lock, and wakes the joiner out of line (`finish`).
     fn run(&self) {
         // SAFETY: `f` is touched only here, and a goroutine's entry runs

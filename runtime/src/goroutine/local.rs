@@ -28,7 +28,7 @@
 //! preempted (the clone keeps the value alive; nobody else can reach it).
 //!
 //! # Destruction
-//! The goroutine's entry (join.rs) calls [`drop_all`] after the body returned
+//! The goroutine's entry (goroutine/join.rs) calls [`drop_all`] after the body returned
 //! or panicked and before the result is published, so `join` returning means
 //! the values are gone (as with `std::thread` and its thread-locals). The
 //! values are dropped on the goroutine's own stack, newest first. While that
@@ -306,7 +306,7 @@ fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> Result<R, AccessError> {
 }
 
 /// Drops the calling goroutine's values (newest first), on its own stack.
-/// Called by the goroutine's entry (join.rs) after its body; a no-op for a
+/// Called by the goroutine's entry (goroutine/join.rs) after its body; a no-op for a
 /// goroutine that never used a key. A panicking destructor unwinds out of
 /// here after the remaining values are dropped.
 pub(crate) fn drop_all() {

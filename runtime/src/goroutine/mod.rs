@@ -1,7 +1,7 @@
 //! goroutine — a goroutine as the program sees it: [`spawn`] and
-//! [`Builder`] make one (spawn.rs, Go's `go` statement and the panic
-//! policy), [`JoinHandle`] waits for its result (join.rs), [`LocalKey`] is
-//! its goroutine-local storage (local.rs), and entry.rs is what
+//! [`Builder`] make one (goroutine/spawn.rs, Go's `go` statement and the panic
+//! policy), [`JoinHandle`] waits for its result (goroutine/join.rs), [`LocalKey`] is
+//! its goroutine-local storage (goroutine/local.rs), and goroutine/entry.rs is what
 //! `#[gort::main]` and `#[gort::test]` call. The goroutine itself, the G,
 //! is g.rs.
 

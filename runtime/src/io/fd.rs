@@ -236,7 +236,7 @@ fn poll_fd(fd: RawFd, mode: Mode, deadline: Option<Instant>) -> io::Result<()> {
 /// Resolves `addr`. Addresses (`SocketAddr`, `(IpAddr, u16)`, numeric
 /// strings) resolve without a system call. A host name goes through
 /// getaddrinfo, which blocks the thread: that is left to sysmon's release of
-/// stuck Ms (sysmon.rs), not announced with `syscall::blocking`, because
+/// stuck Ms (sched/sysmon.rs), not announced with `syscall::blocking`, because
 /// announcing every resolution — nearly all of them instant — lets sysmon
 /// hand the P off whenever the OS deschedules the thread for a moment, and
 /// a connect storm then leaves a crowd of Ms behind.

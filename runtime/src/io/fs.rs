@@ -29,7 +29,7 @@
 //! here, lets the goroutine's own M make the call and moves the *other*
 //! goroutines instead, by handing the P to another M only when the call is
 //! slow. Plain `std::fs` inside a goroutine still works (sysmon catches the
-//! stuck M, sysmon.rs), but only after a couple of milliseconds, not one tick.
+//! stuck M, sched/sysmon.rs), but only after a couple of milliseconds, not one tick.
 
 #![forbid(unsafe_code)]
 

@@ -1,8 +1,8 @@
 //! io — goroutines waiting on the outside world without holding a thread:
-//! the netpoller (netpoll.rs, Go's netpoll_epoll.go) parks a goroutine on a
+//! the netpoller (io/netpoll.rs, Go's netpoll_epoll.go) parks a goroutine on a
 //! socket until epoll says it is ready; the sockets (`gort::net`: fd.rs, the
 //! one file of raw socket calls, under tcp_listener.rs, tcp_stream.rs,
-//! udp_socket.rs, unix.rs) wait there; files (`gort::fs`, fs.rs) go through
+//! udp_socket.rs, unix.rs) wait there; files (`gort::fs`, io/fs.rs) go through
 //! a blocking call instead, since epoll cannot wait on a regular file.
 
 // No `forbid(unsafe_code)` here: it would cover fd.rs, the one file of this

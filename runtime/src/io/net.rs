@@ -1,7 +1,7 @@
 //! net — TCP, UDP and Unix-domain sockets for goroutines, shaped like
 //! `std::net` / `std::os::unix::net`: the same constructors, methods and
 //! errors, but an operation that would block parks the calling goroutine in
-//! the netpoller (netpoll.rs) instead of blocking its thread. On a plain
+//! the netpoller (io/netpoll.rs) instead of blocking its thread. On a plain
 //! thread every operation blocks the thread, as std's do.
 //!
 //! ```
@@ -30,7 +30,7 @@
 //! # How an operation runs (io/fd.rs)
 //! Every socket is opened non-blocking (`SOCK_NONBLOCK`, `SOCK_CLOEXEC`). An
 //! operation tries the system call; on `EAGAIN` the goroutine waits for the
-//! fd (netpoll.rs `PollDesc::wait`) and tries again — Go's fd.Read loop.
+//! fd (io/netpoll.rs `PollDesc::wait`) and tries again — Go's fd.Read loop.
 //!
 //! # Errors (std's rules)
 //! Errors are std `io::Error`s carrying the OS error: `ConnectionRefused`,
@@ -50,7 +50,7 @@
 //!   instead of waiting, as with std; the socket itself stays non-blocking.
 //! - Name resolution (`ToSocketAddrs` with a host name) calls getaddrinfo,
 //!   which blocks its thread; sysmon hands that thread's P to another M
-//!   after a couple of milliseconds (a call nobody announced, sysmon.rs).
+//!   after a couple of milliseconds (a call nobody announced, sched/sysmon.rs).
 //!   Pass a `SocketAddr` to avoid it.
 
 #![forbid(unsafe_code)]

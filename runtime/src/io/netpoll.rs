@@ -9,7 +9,7 @@
 //! directions, as Go does; it stays registered until it is closed. Each
 //! [`PollDesc`] counts the events seen per direction (its `tick`).
 //!
-//! An operation (net/fd.rs) snapshots the tick, tries the system call, and
+//! An operation (io/fd.rs) snapshots the tick, tries the system call, and
 //! on `EAGAIN` calls [`PollDesc::wait`] with the snapshot: under the
 //! PollDesc lock, if the tick moved (an event came since the snapshot) it
 //! returns at once and the operation is retried; otherwise the goroutine is
@@ -66,10 +66,10 @@
 //!   comes to run it (Go's wakeNetPoller).
 //! - Runnable goroutines: the poller is not needed for them. Whoever makes a
 //!   G runnable while the poller blocks calls `wake_p`, which starts another
-//!   M for an idle P (the spinning protocol of sched.rs), as in Go.
+//!   M for an idle P (the spinning protocol of sched/mod.rs), as in Go.
 //!
 //! # Deadlock detection
-//! Goroutines waiting on I/O count as one external waker (deadlock.rs) while
+//! Goroutines waiting on I/O count as one external waker (sched/deadlock.rs) while
 //! there are any: added when `NWAITERS` goes 0 -> 1 (under the PollDesc lock,
 //! before anything can remove that waiter), done when it goes back to 0,
 //! after the goroutines taken out were made runnable. A poller sleeping for
@@ -113,7 +113,7 @@ const EVENTS_CAP: usize = 256;
 const POLL_FOREVER: u64 = u64::MAX;
 
 /// The poller, created on first use; None if epoll is unavailable (then
-/// goroutines block their thread in poll(2) instead: net/fd.rs).
+/// goroutines block their thread in poll(2) instead: io/fd.rs).
 static NETPOLL: OnceLock<Option<Poller>> = OnceLock::new();
 /// Goroutines listed in some PollDesc. Changed under that PollDesc's lock.
 /// SeqCst: read by the blocking step together with the timer heap.
@@ -492,7 +492,7 @@ pub(crate) fn timers_emptied() {
 /// each idle P); if timers are overdue by more than 1 ms while no M is in
 /// the poller, wake a P so that an M runs them (Go's sysmon `startm`), or,
 /// if every P is busy, end the longest slice of at least a tenth of the time
-/// slice (sysmon.rs `kick_slice_for_timers`; Go waits for the slice to end):
+/// slice (sched/kick.rs `kick_slice_for_timers`; Go waits for the slice to end):
 /// a sleeper beside CPU-bound goroutines wakes within about a millisecond.
 /// True if it asked an M to stop.
 pub(crate) fn sysmon_tick() -> bool {
@@ -515,7 +515,7 @@ pub(crate) fn sysmon_tick() -> bool {
         // Go's sysmon: start an M for an idle P to run them. Running them
         // here would queue their goroutines globally, behind everything.
         sched::wake_p();
-        return crate::sched::sysmon::kick_slice_for_timers();
+        return crate::sched::kick::kick_slice_for_timers();
     }
     false
 }

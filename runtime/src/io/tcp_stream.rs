@@ -1,7 +1,7 @@
 //! TcpStream — a TCP connection, std::net::TcpStream's shape: connect
 //! (+ connect_timeout), Read/Write for the stream and for `&TcpStream`,
 //! shutdown, timeouts, nodelay, try_clone. A std stream in non-blocking mode
-//! underneath; the waiting is net/fd.rs's.
+//! underneath; the waiting is io/fd.rs's.
 
 #![forbid(unsafe_code)]
 

@@ -1,6 +1,6 @@
 //! UdpSocket — a UDP socket, std::net::UdpSocket's shape: bind, send_to /
 //! recv_from, connect + send / recv, peek, timeouts, broadcast, try_clone.
-//! A std socket in non-blocking mode underneath; the waiting is net/fd.rs's.
+//! A std socket in non-blocking mode underneath; the waiting is io/fd.rs's.
 
 #![forbid(unsafe_code)]
 

@@ -1,6 +1,6 @@
 //! unix — Unix-domain stream sockets, std::os::unix::net's shape:
 //! `UnixListener` (bind, accept, incoming) and `UnixStream` (connect, pair,
-//! Read/Write, shutdown, timeouts). The same waiting as TCP (net/fd.rs).
+//! Read/Write, shutdown, timeouts). The same waiting as TCP (io/fd.rs).
 //! `connect` runs in `syscall::blocking`: a Unix connect completes at once
 //! unless the listener's backlog is full, and then it should block only its
 //! thread. Writes use `send(MSG_NOSIGNAL)` (std's use `write`, which can

@@ -1,12 +1,12 @@
 //! P — a processor: the right to run goroutines. An M must hold a P to run a G
-//! (life cycle in sched.rs). There are GOMAXPROCS of them. Each P owns a FIFO
+//! (life cycle in sched/mod.rs). There are GOMAXPROCS of them. Each P owns a FIFO
 //! local run queue (p/runq.rs, Go's fixed ring of 256) plus a `runnext` slot: a G readied
 //! or spawned by the running G goes to `runnext` and runs next, inheriting the
 //! time slice, so that send/recv and spawn/join pairs run back to back.
 //!
 //! # Ownership
 //! A P is held by at most one M at a time; holding it is a logical token passed
-//! through the idle-P list or an M's wake-up slot (sched.rs, m.rs), both under a
+//! through the idle-P list or an M's wake-up slot (sched/mod.rs, m.rs), both under a
 //! lock, which orders the previous holder's writes before the next one's reads.
 //! - `runq` push/pop and `stack_cache`: only the holder. Steal: any M
 //!   (lock-free: a CAS on the ring's head, p/runq.rs).
@@ -74,7 +74,7 @@ pub(crate) enum PStatus {
     Running = 1,
     /// Beyond GOMAXPROCS after a shrink; its queues are empty.
     Dead = 2,
-    /// Its M is in a blocking call (syscall.rs). Nobody uses it; sysmon may
+    /// Its M is in a blocking call (sched/syscall.rs). Nobody uses it; sysmon may
     /// take it (CAS to Idle) and hand it off, or the M takes it back (CAS to
     /// Running) when the call returns.
     Syscall = 3,
@@ -101,7 +101,7 @@ pub(crate) struct P {
     /// Holder only: freed G slots for reuse (Go's p.gFree).
     gfree: RefCell<Vec<GSlot>>,
     /// The M holding this P, or null (Go's p.m). Written by acquire/release
-    /// (sched.rs); read by sysmon to find whom to preempt. Relaxed: a stale
+    /// (sched/mod.rs); read by sysmon to find whom to preempt. Relaxed: a stale
     /// M gets a signal for a slice it is not running, which it ignores.
     holder: AtomicPtr<M>,
     /// Asynchronous preemptions of Gs on this P (stats). Relaxed.
@@ -111,7 +111,7 @@ pub(crate) struct P {
     /// in the high 32 bits, when (time.rs `nanos` / 1000, microseconds,
     /// wrapping) in the low 32. Written by sysmon only; read by an M whose G
     /// came back from a blocking call without a P, to pick whom to preempt
-    /// (sysmon.rs `kick_longest_slice`). Relaxed: a hint; a stale word asks
+    /// (sched/kick.rs `kick_longest_slice`). Relaxed: a hint; a stale word asks
     /// a finished slice to stop, which `preempt_m`'s tick check turns away.
     pub(crate) seen: AtomicU64,
     /// schedtick + 1 of a slice `kick_longest_slice` asked to end, else 0:
@@ -292,7 +292,7 @@ impl P {
     #[doc(alias = "runqempty")]
     pub(crate) fn runq_empty(&self) -> bool {
         // Relaxed/snapshot: callers that need a StoreLoad order issue their own
-        // SeqCst fence first (see sched.rs, spinning protocol).
+        // SeqCst fence first (see sched/mod.rs, spinning protocol).
         // Go's runqempty: re-read until `runnext` was seen between two equal
         // reads of the tail, or a G kicked from runnext to the ring (and
         // runnext then emptied) could slip between the two looks.
@@ -311,7 +311,7 @@ impl P {
     }
 
     /// A stack of `size` bytes (holder only): from this P's cache for the
-    /// default size, else from the global pool (stack.rs).
+    /// default size, else from the global pool (stack/mod.rs).
     pub(crate) fn stack_get(&self, size: usize, default_size: usize) -> std::io::Result<GStack> {
         if size != default_size {
             let mut v = Vec::with_capacity(1);

@@ -1,10 +1,10 @@
 //! admit — why CPU-bound goroutines do not cost a thread each: the budget of
 //! goroutines suspended mid-preemption, and the admission queue that keeps
-//! to it. A child of sched.rs.
+//! to it. A child of sched/mod.rs.
 //!
 //! # The cost of a preemption
 //! A goroutine switched out by SIGURG stays locked to its M until its next
-//! cooperative switch (preempt.rs: it may be inside a `thread_local!` borrow
+//! cooperative switch (sched/preempt.rs: it may be inside a `thread_local!` borrow
 //! or hold a thread-affine lock), and that M runs nothing else meanwhile. So
 //! each goroutine *suspended mid-preemption* holds one OS thread. Go's
 //! round-robin over N CPU-bound goroutines would suspend all N: N threads.
@@ -20,10 +20,10 @@
 //! - a G woken by a timer, a channel or I/O, or one that yielded (it has run
 //!   before: deferring it would cost latency, which gort keeps);
 //! - the `runnext` G a running goroutine just spawned (it runs next, as in
-//!   Go), also after a wake-up took its slot (p.rs `Slot::Wake`).
+//!   Go), also after a wake-up took its slot (p/mod.rs `Slot::Wake`).
 //!
 //! When a preempted G's P finds nobody else it may run, the G gets a new
-//! slice on the spot (sched.rs `execute`). So the excess CPU-bound
+//! slice on the spot (sched/execute.rs `execute`). So the excess CPU-bound
 //! goroutines run to completion a few at a time rather than in round-robin:
 //! the same total work, and a mean completion time no worse (shortest
 //! remaining work first is optimal; FIFO run-to-completion never loses to

@@ -9,7 +9,7 @@
 //! M's thread, queue growth, timers): everything waits for a goroutine that
 //! nobody can run.
 //!
-//! So before a preemption switches a goroutine out (preempt.rs, in the
+//! So before a preemption switches a goroutine out (sched/preempt.rs, in the
 //! trampoline's callback), it asks this module's thread to allocate and free
 //! a few bytes, and waits at most [`PATIENCE`]. The interrupted goroutine is
 //! paused meanwhile: if it held the allocator's lock, the probe cannot
@@ -20,7 +20,7 @@
 //! locks any thread's allocation may need); an allocator that shards its
 //! locks by thread is not covered (docs/CAVEATS.md).
 //!
-//! The probe runs only in programs with their own allocator (symtab.rs
+//! The probe runs only in programs with their own allocator (sched/symtab.rs
 //! finds std's default shim otherwise): the system allocator is C code,
 //! where no preemption lands.
 
@@ -41,7 +41,7 @@ static ASKED: AtomicU32 = AtomicU32::new(0);
 /// The last probe done.
 static DONE: AtomicU32 = AtomicU32::new(0);
 
-/// Starts the probe thread (once, from preempt.rs `enable`, before sysmon
+/// Starts the probe thread (once, from sched/preempt.rs `enable`, before sysmon
 /// sends any preemption request).
 pub(crate) fn start() {
     let r = std::thread::Builder::new()

@@ -18,7 +18,7 @@
 //! 1. `main` runs under `#[gort::main]` and has not returned ([`run_as_main`]
 //!    sets the flag; a finished main is an exiting program, not a deadlock);
 //! 2. no *external waker* is pending: a live timer (time.rs) or a netpoll
-//!    waiter (netpoll.rs). Subsystems that can wake a goroutine from outside
+//!    waiter (io/netpoll.rs). Subsystems that can wake a goroutine from outside
 //!    the scheduler count themselves with [`external_add`] /
 //!    [`external_done`]. (A blocking call in flight needs no count: its M is
 //!    busy in the call, not idle, so condition 3 fails);

@@ -102,7 +102,7 @@ fn run_until_switch(ml: &MLocal, p: &P, g: GRef) -> Option<Switch> {
         throw("runtime: execute: goroutine has no context")
     };
     // User code now: the signal handler may take the P away if the G gets
-    // stuck in a call nobody announced (preempt.rs).
+    // stuck in a call nobody announced (sched/preempt.rs).
     compiler_fence(Ordering::SeqCst);
     ml.in_runtime.set(0);
     compiler_fence(Ordering::SeqCst);
@@ -234,7 +234,7 @@ fn preempted_next(ml: &'static MLocal, p: &'static P, g: GRef) {
 
 /// Queues a G that lost its P while in a blocking call at the head of the
 /// global queue, wakes a P, and if none is free asks the longest-running
-/// slice to end (sysmon.rs `kick_longest_slice`). Go queues it at the tail
+/// slice to end (kick.rs `kick_longest_slice`). Go queues it at the tail
 /// and lets it wait for slices to end; an I/O-bound G back from the kernel
 /// needs the CPU briefly and should not wait behind CPU-bound ones (W8).
 /// Several returning together run newest first: a small unfairness among
@@ -242,7 +242,7 @@ fn preempted_next(ml: &'static MLocal, p: &'static P, g: GRef) {
 fn ready_after_call(g: GRef) {
     glob_runq_put_urgent(g);
     wake_p();
-    let _ = crate::sched::sysmon::kick_longest_slice();
+    let _ = super::kick::kick_longest_slice();
 }
 
 /// Requeues a runnable G on `p` (this M's P), or on the global queue when

@@ -1,15 +1,15 @@
 //! handoff — Ms and Ps changing hands: Go's startm, newm, stopm, handoffp,
 //! acquirep/releasep, and the locked-M pair stoplockedm/startlockedm. A child
-//! of sched.rs (it uses the scheduler's lock and counters directly).
+//! of sched/mod.rs (it uses the scheduler's lock and counters directly).
 //!
 //! # Who holds a P
 //! An M holds at most one P. It gets one from `start_m` (an idle P, handed
 //! through the M's wake-up slot, m.rs), from `handoff_p` (a P another M gave
 //! up), or from `start_locked_m` (with the G locked to it). It gives one up to
 //! the idle list (`pidle_put`), to another M (`handoff_p`), when a blocking
-//! call outlasts sysmon's patience (syscall.rs), or when sysmon asks its
+//! call outlasts sysmon's patience (sched/syscall.rs), or when sysmon asks its
 //! signal handler to release it because it is stuck in a call nobody announced
-//! (preempt.rs); it then runs on without a P until its G next enters the
+//! (sched/preempt.rs); it then runs on without a P until its G next enters the
 //! scheduler, which queues the G and parks the M (`execute`).
 //!
 //! # Idle Ms

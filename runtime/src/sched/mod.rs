@@ -19,7 +19,7 @@
 //! 2. the P's `runnext`, then its local queue;
 //! 3. the global queue (a batch: len/GOMAXPROCS + 1, into the local queue);
 //!    then (3b) netpoll without blocking, if Gs wait on I/O and no M blocks
-//!    in the poller (netpoll.rs); the Gs it readies are injected
+//!    in the poller (io/netpoll.rs); the Gs it readies are injected
 //!    (`inject_glist`) and the round starts again;
 //! 4. steal: if this M is spinning or fewer than half the busy Ps have a
 //!    spinning M, become spinning and try 4 rounds over all Ps in random order,
@@ -49,7 +49,7 @@
 //! starts another M for it. `inject_glist` (the poller's and the timers'
 //! batches) ends with `wake_p` like any other submitter. What only the
 //! poller can see — I/O readiness, a new earliest timer — has its own
-//! argument in netpoll.rs.
+//! argument in io/netpoll.rs.
 //!
 //! # Ownership of a G across these steps
 //! See g.rs: queues own runnable Gs, the M owns the G it runs, the park
@@ -75,6 +75,7 @@ pub(crate) mod deadlock;
 mod execute;
 mod globrunq;
 mod handoff;
+pub(crate) mod kick;
 pub(crate) mod preempt;
 mod schedule;
 pub(crate) mod symtab;
@@ -140,7 +141,7 @@ pub(crate) struct Sched {
     pub(crate) steals: AtomicU64,
     pub(crate) global_takes: AtomicU64,
     pub(crate) spawned: AtomicU64,
-    /// Blocking calls entered (syscall.rs).
+    /// Blocking calls entered (sched/syscall.rs).
     pub(crate) syscalls: AtomicU64,
     /// Ps handed off by sysmon from a blocking call or a stuck M.
     pub(crate) handoffs: AtomicU64,
@@ -454,7 +455,7 @@ pub(crate) fn inject_glist(mut gs: Vec<GRef>) {
 /// Go's gopark: parks the running G until someone calls `ready` on it. Must
 /// be called on a goroutine. Consumes exactly one `ready` (g.rs handshake);
 /// the caller re-checks its condition after it returns. `reason` is what
-/// goroutine dumps show while it waits (allgs.rs; `ready` clears it, and so
+/// goroutine dumps show while it waits (diag/allgs.rs; `ready` clears it, and so
 /// does the G itself when it resumes, for a ready that came before the park).
 #[doc(alias = "gopark")]
 #[inline(never)]

@@ -3,7 +3,7 @@
 //! preemptM / doSigPreempt / isAsyncSafePoint, in the same words.
 //!
 //! # The handshake
-//! 1. sysmon (sysmon.rs) sees a P run the same time slice (schedtick) for
+//! 1. sysmon (sched/sysmon.rs) sees a P run the same time slice (schedtick) for
 //!    longer than the slice (10 ms, `GORT_TIMESLICE`). `preempt_m` records the
 //!    slice in the M's `preempt_tick` and, if no signal is in flight
 //!    (`signal_pending` false -> true), sends SIGURG to that M's thread.
@@ -12,7 +12,7 @@
 //!    G, in the slice sysmon asked about, outside `no_preempt`, holding no
 //!    runtime lock (lock.rs, Go's m.locks) and outside runtime code that
 //!    uses the P) and [`is_async_safe_point`]: the PC is user code
-//!    (symtab.rs; never the program's allocator); no signal handler runs on
+//!    (sched/symtab.rs; never the program's allocator); no signal handler runs on
 //!    top of the goroutine — the interrupted context blocks no signal its M
 //!    does not (a handler blocks its own signal while it runs), so the
 //!    scheduler never runs inside a user's handler, which may have
@@ -24,7 +24,7 @@
 //!    Mutex) — sysmon sets `release_tick` instead; if the handler cannot
 //!    preempt and the M is not inside runtime code that uses its P
 //!    (`in_runtime`, m.rs), it detaches the P and leaves it in
-//!    `released_p` for sysmon to hand off (sysmon.rs `watch_ms`). The G runs on without
+//!    `released_p` for sysmon to hand off (sched/sysmon.rs `watch_ms`). The G runs on without
 //!    a P until it next enters the scheduler.
 //! 4. To preempt on x86_64 (Go's design), the handler — on the M's signal
 //!    stack (`SA_ONSTACK`) — edits the signal frame so that, on return, the
@@ -32,10 +32,10 @@
 //!    trampoline saves every register, the vector state included, on the
 //!    goroutine's stack and calls [`async_preempt_callback`], which asks the
 //!    allocator probe whether the goroutine may hold the program's
-//!    allocator (alloc_probe.rs; if so it returns and the goroutine runs on)
+//!    allocator (sched/alloc_probe.rs; if so it returns and the goroutine runs on)
 //!    and switches to the M's scheduler with `Switch::Preempted`. The
 //!    scheduler locks the G to this M, requeues it and runs other work
-//!    (sched.rs). When the G is resumed — on this same M — the trampoline
+//!    (sched/mod.rs). When the G is resumed — on this same M — the trampoline
 //!    restores everything and returns to the interrupted instruction.
 //!
 //! # Why the switch happens outside the handler
@@ -60,7 +60,7 @@
 //! The handler touches only: errno (saved and restored); the const,
 //! destructor-free thread-locals `CUR_M` (m.rs) and `LOCKS` (lock.rs) and
 //! the MLocal/M/P/G `CUR_M` points to, through atomics and Cells this
-//! thread owns (it writes only atomics); the symbol table (symtab.rs, built
+//! thread owns (it writes only atomics); the symbol table (sched/symtab.rs, built
 //! before any request is sent, read-only); the ucontext; and, on aarch64,
 //! `pthread_sigmask` and corosensei's suspend. No allocation, no lock, no
 //! panic (every lookup is an Option).
@@ -272,7 +272,7 @@ fn wants_async_preempt(ml: &MLocal) -> Option<GRef> {
 }
 
 /// Go's isAsyncSafePoint, conditions 3 to 5 of the header: the PC is in the
-/// program's own code (symtab.rs: not libc, ld.so, the vDSO, std, the
+/// program's own code (sched/symtab.rs: not libc, ld.so, the vDSO, std, the
 /// allocator or gort); no signal handler is running on top of the goroutine
 /// (the interrupted context blocks no signal its M does not); and the stack
 /// has room below SP for the switch.
@@ -365,7 +365,7 @@ unsafe fn inject(ml: &MLocal, _ctx: *mut libc::c_void, _pc: usize, _sp: usize) {
 }
 
 /// Switches `g` out with `Switch::Preempted` (after `before`), unless it
-/// may hold the program's allocator's lock (alloc_probe.rs): then it is
+/// may hold the program's allocator's lock (sched/alloc_probe.rs): then it is
 /// left alone this time. Returns when it runs again.
 fn switch_out(g: GRef, before: impl FnOnce()) {
     if !crate::sched::alloc_probe::allocator_free() {

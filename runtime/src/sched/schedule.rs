@@ -26,7 +26,7 @@ pub(super) fn schedule(ml: &'static MLocal) {
             Some(g) => (g, false),
             None => match find_runnable(ml) {
                 Some(x) => x,
-                None => return, // this M retires (handoff.rs stop_m)
+                None => return, // this M retires (sched/handoff.rs stop_m)
             },
         };
         if ml.spinning.get() {
@@ -44,7 +44,7 @@ pub(super) fn schedule(ml: &'static MLocal) {
 pub(super) fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
     let s = sched();
     loop {
-        // Woken from `stop_m` with a G to run (handoff.rs `hand_off_next`):
+        // Woken from `stop_m` with a G to run (sched/handoff.rs `hand_off_next`):
         // it goes first, as in `schedule`.
         if let Some(g) = ml.locked_next.take() {
             return Some((g, false));
@@ -195,7 +195,7 @@ pub(super) fn runq_pick(s: &Sched, p: &P) -> Option<(GRef, bool)> {
     if let Some(g) = p.runnext_take() {
         return Some((g, true));
     }
-    // 2a. a G held back by the budget for too long (admit.rs "Aging")
+    // 2a. a G held back by the budget for too long (sched/admit.rs "Aging")
     if admit::aged(s) {
         if let Some(g) = admit_get(s, false) {
             return Some((g, false));
@@ -213,7 +213,7 @@ pub(super) fn runq_pick(s: &Sched, p: &P) -> Option<(GRef, bool)> {
             return Some((g, false));
         }
     }
-    // 3b. Gs held back by the budget, when it allows (admit.rs)
+    // 3b. Gs held back by the budget, when it allows (sched/admit.rs)
     admit_get(s, false).map(|g| (g, false))
 }
 

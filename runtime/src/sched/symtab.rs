@@ -2,7 +2,7 @@
 //! program's own functions, read once at start from the ELF symbol table of
 //! the object the runtime is linked into (the executable, or a shared
 //! object; found, with its load bias, through the loader's
-//! `dl_iterate_phdr`). preempt.rs allows an asynchronous preemption only
+//! `dl_iterate_phdr`). sched/preempt.rs allows an asynchronous preemption only
 //! when the interrupted PC lies in one of these ranges (Go's
 //! isAsyncSafePoint asks the same of its PC tables).
 //!
@@ -21,10 +21,10 @@
 //! The program's allocator is not user code either, though it is written
 //! in a user crate: the `__rust_alloc` family of entry points and every
 //! `GlobalAlloc` impl. Its code is often inlined into its callers, where no
-//! symbol shows it: alloc_probe.rs covers that case.
+//! symbol shows it: sched/alloc_probe.rs covers that case.
 //!
 //! One runtime function counts as user code: the goroutine entry
-//! `<Task<F, T> as Entry>::run` (join.rs, [`USER_ENTRY`]). It is generic over
+//! `<Task<F, T> as Entry>::run` (goroutine/join.rs, [`USER_ENTRY`]). It is generic over
 //! the goroutine's closure, and in an optimized build the closure's body is
 //! inlined into it: a goroutine's `loop { x += 1 }` lies inside a gort symbol.
 //! Its own runtime work (the task's lock) is kept out of line. Keeping std/core/alloc out is what makes
@@ -32,12 +32,12 @@
 //! RefCell are per thread, and a preemption never lands inside them.
 //!
 //! Without a symbol table (a stripped binary) there are no user ranges, and
-//! signal preemption is off with a one-line warning (preempt.rs). The same
+//! signal preemption is off with a one-line warning (sched/preempt.rs). The same
 //! warning names a runtime linked into a shared object: only that object's
 //! code is then preempted.
 //!
 //! The table is built once, on a short-lived thread started by sysmon
-//! (preempt.rs `enable`), and never changes afterwards; sysmon sends no
+//! (sched/preempt.rs `enable`), and never changes afterwards; sysmon sends no
 //! preemption request before it exists, and the handler only reads it through
 //! a OnceLock and a binary search (no allocation, no lock).
 
@@ -143,7 +143,7 @@ pub(crate) struct Object {
 static OBJECT: OnceLock<Object> = OnceLock::new();
 
 /// Finds the runtime's object and whether it has a symbol table: cheap
-/// (the loader's list and the file's section headers), so preempt.rs can
+/// (the loader's list and the file's section headers), so sched/preempt.rs can
 /// say at start when preemption cannot work.
 pub(crate) fn locate() -> &'static Object {
     OBJECT.get_or_init(|| {
@@ -169,7 +169,7 @@ pub(crate) fn init() -> usize {
         .len()
 }
 
-/// True if the program has its own `#[global_allocator]` (alloc_probe.rs).
+/// True if the program has its own `#[global_allocator]` (sched/alloc_probe.rs).
 /// False before `init`.
 pub(crate) fn custom_alloc() -> bool {
     TABLE.get().is_some_and(|t| t.custom_alloc)
@@ -270,7 +270,7 @@ fn is_user_symbol(name: &str) -> bool {
 
 /// True for the allocator's entry points and `GlobalAlloc` impls: a
 /// program's own allocator is written in a user crate, but its lock must
-/// never be held by a suspended goroutine (alloc_probe.rs).
+/// never be held by a suspended goroutine (sched/alloc_probe.rs).
 fn is_alloc_path(path: &str) -> bool {
     let shim = path
         .rsplit_once("::")

@@ -3,8 +3,8 @@
 //!
 //! # Protocol
 //! `enter_syscall`: the M detaches its P and leaves it in `Syscall` status
-//! (p.rs), remembering it as `old_p`. The call runs with no P, so a goroutine
-//! spawned inside it goes to the global queue. sysmon (sysmon.rs `retake`)
+//! (p/mod.rs), remembering it as `old_p`. The call runs with no P, so a goroutine
+//! spawned inside it goes to the global queue. sysmon (sched/sysmon.rs `retake`)
 //! takes a P that stays in `Syscall` past one of its ticks (20 µs or more)
 //! when there is work for it, or nobody else is looking for work, or the call
 //! has lasted 10 ms, by CAS
@@ -14,10 +14,10 @@
 //! not taken, and the call cost two atomics. Else take an idle P if there is
 //! one. Else the G switches to its M's scheduler, which finds the M without a
 //! P, puts the G on the global queue and parks the M on the idle list, to be
-//! reused by the next hand-off (sched.rs `execute`).
+//! reused by the next hand-off (sched/execute.rs `execute`).
 //!
 //! Calls nobody announced (std::thread::sleep, a std Mutex, a blocking read)
-//! are caught by sysmon instead, through the SIGURG handler (preempt.rs
+//! are caught by sysmon instead, through the SIGURG handler (sched/preempt.rs
 //! "release"); the end state is the same: the G runs on without a P and gives
 //! itself up at its next runtime entry.
 
@@ -71,7 +71,7 @@ fn enter_syscall() {
     if let Some(g) = ml.cur_g.get() {
         crate::diag::trace::syscall_enter(g);
         // A blocking call is a cooperative point: an async lock ends here
-        // (a panicking G stays locked: sched.rs `switch_point`).
+        // (a panicking G stays locked: sched/mod.rs `switch_point`).
         sched::switch_point(g);
     }
     let Some(p) = ml.p.take() else {

@@ -1,7 +1,7 @@
 //! sysmon — the system monitor: a thread with no P that watches the Ps and
 //! the Ms. Go's sysmon and retake:
-//! - a G that has run a whole time slice is asked to stop (preempt.rs);
-//! - a P left in a blocking call (syscall.rs) for more than one sysmon tick
+//! - a G that has run a whole time slice is asked to stop (sched/preempt.rs);
+//! - a P left in a blocking call (sched/syscall.rs) for more than one sysmon tick
 //!   is taken and handed to another M when there is work for it;
 //! - an M stuck in a call nobody announced (its G has not moved for 2 ms and
 //!   the thread sleeps in the kernel: std::thread::sleep, a std Mutex, a
@@ -11,7 +11,7 @@
 //!   code in steady state;
 //! - the network is polled if goroutines wait on I/O and nobody has polled
 //!   for 10 ms, and an M is started for timers overdue while no M is in
-//!   the poller (netpoll.rs `sysmon_tick`).
+//!   the poller (io/netpoll.rs `sysmon_tick`).
 //!
 //! # Rhythm
 //! Sleeps 20 µs, doubling each round up to half a time slice (between 100 µs
@@ -34,8 +34,8 @@ use crate::lock::{Condvar, Mutex};
 
 use crate::m::M;
 use crate::p::{PStatus, P};
-use crate::sched::preempt;
 use crate::sched::{self, sched};
+use crate::sched::{kick, preempt};
 
 /// sysmon's shortest sleep (Go: 20 µs).
 const MIN_DELAY: Duration = Duration::from_micros(20);
@@ -48,10 +48,6 @@ const IDLE_SLEEP: Duration = Duration::from_millis(100);
 /// Go's retake: a P in a blocking call with nothing queued keeps it this long
 /// while other Ps are idle or spinning.
 const SYSCALL_GRACE: Duration = Duration::from_millis(10);
-/// A slice at least this old by sysmon's clock (which sees a slice start
-/// up to a sysmon delay late) may be cut short for a G back from a blocking
-/// call (`kick_longest_slice`): at most one such signal per P per 0.5 ms.
-const KICK_MIN: Duration = Duration::from_micros(500);
 /// A P whose G has not moved for this long is checked for a blocked thread.
 const STUCK_CHECK: Duration = Duration::from_millis(2);
 /// How often that check is repeated while the G stays in the same slice.
@@ -252,7 +248,7 @@ fn watch_running(p: &P, m: &M, w: &mut PWatch, now: Instant, slice: Duration, ro
         STUCK_RECHECK
     };
     let due = w.checked.is_none_or(|c| now.duration_since(c) >= again);
-    // Acquire: pairs with the handler's Release store (preempt.rs).
+    // Acquire: pairs with the handler's Release store (sched/preempt.rs).
     let in_flight = m.signal_pending.load(Ordering::Acquire);
     if long >= STUCK_CHECK.min(slice) && due && !in_flight {
         w.checked = Some(now);
@@ -274,68 +270,12 @@ fn watch_running(p: &P, m: &M, w: &mut PWatch, now: Instant, slice: Duration, ro
     }
 }
 
-/// A G back from a blocking call found no P and waits at the head of the
-/// global queue (sched.rs `ready_after_call`). Go leaves it there until some
-/// P's slice ends (up to 10 ms a call: W8's 100 calls beside CPU-bound
-/// goroutines took 2.3 s where 1.85 is the bound). Like a kernel's wake-up
-/// preemption, ask the P whose G has run longest — at least `KICK_MIN`, by
-/// sysmon's clock — to end its slice now. At most one signal per returning
-/// G, and only when every P is busy. True if it asked an M to stop.
-pub(crate) fn kick_longest_slice() -> bool {
-    kick_slice_older_than(KICK_MIN)
-}
-
 /// A G back from a blocking call still waits: the kick its return sent may
 /// have found no slice old enough (one that had just begun, or one sysmon
 /// had not seen yet), and with a long `GORT_TIMESLICE` it would wait for
 /// that slice to end. Ask again each round until a P takes it.
 fn kick_for_returned_call() -> bool {
-    sched().has_urgent_work() && kick_longest_slice()
-}
-
-/// For a timer overdue while every P is busy (netpoll.rs `sysmon_tick`): as
-/// `kick_longest_slice`, for a slice that has run at least a tenth of the
-/// time slice, so a long `GORT_TIMESLICE` still means few preemptions.
-pub(crate) fn kick_slice_for_timers() -> bool {
-    let slice = sched().cfg.timeslice;
-    kick_slice_older_than(KICK_MIN.max(slice / 10))
-}
-
-/// Ends the longest slice of at least `min_age`, if every P is busy.
-fn kick_slice_older_than(min_age: Duration) -> bool {
-    let s = sched();
-    if s.has_idle_or_spinning() {
-        return false; // a P will take it without anyone stopping
-    }
-    let now_us = (crate::time::nanotime() / 1000) as u32;
-    // (P, its slice's tick, that slice's age in µs), the oldest slice.
-    let mut best: Option<(&'static P, u32, u32)> = None;
-    for p in s.all_ps() {
-        if p.status() != PStatus::Running {
-            continue;
-        }
-        // Relaxed: hints (P::seen); compared only.
-        let tick = p.schedtick.load(Ordering::Relaxed);
-        let seen = p.seen.load(Ordering::Relaxed);
-        if (seen >> 32) as u32 != tick {
-            continue; // a slice sysmon has not seen yet: young
-        }
-        let age = now_us.wrapping_sub(seen as u32);
-        let old = u128::from(age) >= min_age.as_micros();
-        if old && best.is_none_or(|(_, _, b)| age > b) {
-            best = Some((p, tick, age));
-        }
-    }
-    if let Some((p, tick, _)) = best {
-        if let Some(m) = p.holder() {
-            if !m.cur_g.load(Ordering::Relaxed).is_null() {
-                // Relaxed: a hint (P::kick_tick).
-                p.kick_tick.store(u64::from(tick) + 1, Ordering::Relaxed);
-                return preempt::preempt_m(m, tick);
-            }
-        }
-    }
-    false
+    sched().has_urgent_work() && kick::kick_longest_slice()
 }
 
 /// A P in a blocking call for at least one sysmon tick: take it if there is

@@ -6,9 +6,9 @@
 //! Stacks are carved from slabs, each one `MAP_NORESERVE` mapping of about
 //! 32 MiB, so the kernel commits a page only when a goroutine first touches it
 //! (the stack "grows" without copying: Rust cannot move stacks as Go does).
-//! Callers: p.rs (per-P cache: `stack_alloc_batch`/`stack_free_batch`), sched.rs
+//! Callers: p/mod.rs (per-P cache: `stack_alloc_batch`/`stack_free_batch`), sched/mod.rs
 //! `execute` (binds a stack at a G's first run, [`GStack::shrink`] at its exit),
-//! spawn.rs ([`stack_admit`]), signal.rs ([`signal_stack_alloc`]).
+//! goroutine/spawn.rs ([`stack_admit`]), stack/overflow.rs ([`signal_stack_alloc`]).
 //!
 //! # Guards and the VMA budget
 //! `madvise(MADV_GUARD_INSTALL)` (Linux >= 6.13) marks a guard page without
@@ -78,7 +78,7 @@ pub(crate) mod overflow;
 /// Page size we lay stacks out in. Linux x86_64/aarch64 (4 KiB pages; a 16 or
 /// 64 KiB-page aarch64 kernel rounds mmap itself and this stays a multiple).
 pub(crate) const PAGE: usize = 4096;
-/// Size of the guard below each stack (signal.rs matches faults against it).
+/// Size of the guard below each stack (stack/overflow.rs matches faults against it).
 pub(crate) const GUARD: usize = PAGE;
 /// Bytes at the top of a pooled stack that stay resident: a goroutine's first
 /// frames (corosensei's, the entry wrapper's, a park) fit in one page, and W5
@@ -107,7 +107,7 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 pub const MAX_STACK_SIZE: usize = 1 << 30;
 /// Target virtual size of one slab.
 const SLAB_BYTES: usize = 32 << 20;
-/// Size of an M's signal stack (signal.rs), guard excluded. The overflow
+/// Size of an M's signal stack (stack/overflow.rs), guard excluded. The overflow
 /// report needs little; the rest covers a chained handler and the kernel's
 /// signal frame (a few KiB with AVX-512 state). Committed as touched.
 const SIGNAL_STACK_SIZE: usize = 64 * 1024;
@@ -116,7 +116,7 @@ const SIGNAL_STACK_SIZE: usize = 64 * 1024;
 const VMA_HEADROOM_MIN: usize = 4096;
 /// VMAs one mprotect guard adds (it splits a mapping in three).
 const VMAS_PER_MPROTECT_GUARD: usize = 2;
-/// Stacks per P that `stack_admit` assumes may sit in P caches (p.rs keeps at
+/// Stacks per P that `stack_admit` assumes may sit in P caches (p/mod.rs keeps at
 /// most 64, plus a refill of 16), unavailable to other Ps.
 const ADMIT_SLACK_PER_P: usize = 80;
 
@@ -181,7 +181,7 @@ impl GStack {
         self.band().fill(BAND_WORD);
     }
 
-    /// Go's shrinkstack for a stack whose G has exited (sched.rs `execute`,
+    /// Go's shrinkstack for a stack whose G has exited (sched/execute.rs `execute`,
     /// before it goes back to the pool): if the G went below the top page, or
     /// every SCRUB_EVERY uses, give everything below the top page back to the
     /// kernel. No syscall for a shallow G (module header).
@@ -679,7 +679,7 @@ fn trim_once() -> bool {
 // ---------------------------------------------------------------------------
 // Signal stacks.
 
-/// A guarded stack for an M's signal handlers (signal.rs): returns the
+/// A guarded stack for an M's signal handlers (stack/overflow.rs): returns the
 /// usable range `(low, size)`. Never freed: an M that retires (the idle-M
 /// bound, sched/handoff.rs) leaves its few pages mapped, a small cost for Ms
 /// that retire rarely.

@@ -1,7 +1,7 @@
 //! signal — fatal signals: the goroutine stack overflow report.
 //!
 //! A goroutine that runs off the end of its stack touches the guard page below
-//! it (stack.rs) and the kernel raises SIGSEGV. Without help that is a bare
+//! it (stack/mod.rs) and the kernel raises SIGSEGV. Without help that is a bare
 //! "Segmentation fault"; Go prints which goroutine overflowed. So do we:
 //!
 //! ```text
@@ -26,7 +26,7 @@
 //! mapping and a guard, and threads × VMAs is what a process runs out of.
 //! The handler runs there, with `SA_ONSTACK`, because the overflowing
 //! goroutine's own stack has no room left; so does the SIGURG handler on
-//! x86_64 (preempt.rs), whose kernel frame must not land on a goroutine
+//! x86_64 (sched/preempt.rs), whose kernel frame must not land on a goroutine
 //! stack either.
 //!
 //! # The handler is async-signal-safe

@@ -35,10 +35,10 @@
 //! other waits: the goroutine may resume on another OS thread, and these
 //! locks do not care which thread unlocks them.
 //!
-//! Waiting uses the sudogs of sudog.rs. Only mutex.rs and rwlock.rs contain
+//! Waiting uses the sudogs of wait/sudog.rs. Only mutex.rs and rwlock.rs contain
 //! `unsafe` (the guarded value's `UnsafeCell`); everything else here is safe.
 //! Functions that hold an internal (parking_lot) lock are `#[inline(never)]`
-//! so signal preemption never lands while one is held (see hchan.rs).
+//! so signal preemption never lands while one is held (see chan/hchan.rs).
 
 #![deny(unsafe_code)]
 

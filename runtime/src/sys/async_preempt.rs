@@ -1,6 +1,6 @@
 //! The asynchronous preemption trampoline (x86_64): Go's `asyncPreempt`
 //! (preempt_amd64.s), which the SIGURG handler makes the interrupted code
-//! "call" (preempt.rs `inject`).
+//! "call" (sched/preempt.rs `inject`).
 //!
 //! The handler runs on the M's signal stack (`SA_ONSTACK`), so the kernel's
 //! signal frame never lands on the goroutine's stack; a goroutine near the
@@ -17,7 +17,7 @@
 //!    XSAVE), sized from CPUID at start ([`init`]);
 //! 3. calls the runtime's callback, which switches to the M
 //!    (`Switch::Preempted`) and returns when the goroutine is resumed, on
-//!    the same M (preempt.rs header: the thread pointer is not saved);
+//!    the same M (sched/preempt.rs header: the thread pointer is not saved);
 //! 4. restores everything and returns to the interrupted PC with `ret 128`,
 //!    which pops the PC and then the red zone gap: SP is as it was.
 //!

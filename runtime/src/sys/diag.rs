@@ -1,4 +1,4 @@
-//! The raw calls behind the diagnostics (allgs.rs, sigquit.rs, trace.rs): a
+//! The raw calls behind the diagnostics (diag/allgs.rs, diag/sigquit.rs, diag/trace.rs): a
 //! coarse clock for "waiting since", the SIGQUIT handler's one write to its
 //! self-pipe, and `atexit` for flushing a trace when the process exits.
 

@@ -1,5 +1,5 @@
 //! sys — the raw OS calls behind stacks, signals and preemption, one
-//! wrapper each, so that stack.rs, signal.rs and preempt.rs read as policy
+//! wrapper each, so that stack/mod.rs, stack/overflow.rs and sched/preempt.rs read as policy
 //! and every `libc` call with its safety argument lives in one place.
 //!
 //! linux.rs: mmap, madvise, mprotect, the `vm.max_map_count` sysctl,

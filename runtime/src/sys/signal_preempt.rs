@@ -1,4 +1,4 @@
-//! The raw pieces of signal preemption (preempt.rs, symtab.rs): reading the
+//! The raw pieces of signal preemption (sched/preempt.rs, sched/symtab.rs): reading the
 //! interrupted PC and SP from a signal's ucontext (per architecture), sending
 //! SIGURG to one thread (by kernel tid), unblocking it, and where the loader put
 //! an object. The signal-frame pieces are async-signal-safe: one raw call or a few loads each.

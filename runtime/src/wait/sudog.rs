@@ -40,7 +40,7 @@
 //! per wait. A thread may wake spuriously and then parks again until `done`.
 //! An owner that finds a case ready while it is still registering claims its
 //! own ctx with `CASE_ABORTED`, which no one wakes; it unregisters and
-//! retries the non-blocking pass (select.rs).
+//! retries the non-blocking pass (chan/select.rs).
 //!
 //! # Why the accesses are sound
 //! The links (`prev`, `next`, `linked`) and the ctx pointer of a queued sudog

@@ -48,7 +48,7 @@ impl Waiter {
 
 /// Blocks the caller until its registered waiter is woken (a thread may wake
 /// spuriously: see the header). `reason` is a goroutine's wait reason in
-/// dumps (allgs.rs).
+/// dumps (diag/allgs.rs).
 pub(crate) fn block(reason: sched::WaitReason) {
     if m::current_g().is_some() {
         sched::park(reason);
