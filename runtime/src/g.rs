@@ -13,7 +13,7 @@
 //! A `JoinHandle` never holds a `GRef`: it holds the result packet (goroutine/join.rs), so a
 //! dead G can be freed at once.
 //!
-//! # Status edges (checked by [`G::cas_status`], Go's `casgstatus`)
+//! # Status edges (checked by [`G::transition`], Go's `casgstatus`)
 //! ```text
 //! Runnable -> Running          execute()
 //! Running  -> Runnable         yield_now / preemption (requeued by the M)
@@ -227,7 +227,7 @@ impl G {
         }
     }
 
-    /// The current status. Acquire: pairs with the Release in `cas_status`.
+    /// The current status. Acquire: pairs with the Release in `transition`.
     pub(crate) fn status(&self) -> GStatus {
         GStatus::from_u8(self.status.load(Ordering::Acquire))
     }
@@ -236,7 +236,7 @@ impl G {
     /// status other than `from` is a runtime bug and throws (Go's casgstatus).
     /// Only the G's owner changes its status (header), so a load and a store
     /// suffice: no locked read-modify-write on the scheduler's hot path.
-    pub(crate) fn cas_status(&self, from: GStatus, to: GStatus) {
+    pub(crate) fn transition(&self, from: GStatus, to: GStatus) {
         if !GStatus::edge_ok(from, to) {
             throw("runtime: casgstatus: illegal goroutine status transition");
         }
@@ -535,8 +535,8 @@ pub(crate) mod tests {
         // commit first: the waker takes ownership.
         assert!(g.get().park_commit());
         assert!(g.get().ready_claim());
-        g.get().cas_status(GStatus::Runnable, GStatus::Running);
-        g.get().cas_status(GStatus::Running, GStatus::Dead);
+        g.get().transition(GStatus::Runnable, GStatus::Running);
+        g.get().transition(GStatus::Running, GStatus::Dead);
         // SAFETY: we own the G, it is Dead and not used again.
         let slot = unsafe { g.free() };
         let g2 = G::new_ref(nop(), None, 0, Location::caller(), Some(slot));

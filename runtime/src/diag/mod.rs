@@ -14,6 +14,7 @@ mod schedtrace;
 pub(crate) mod sigquit;
 pub(crate) mod stats;
 pub mod trace;
+mod trace_export;
 
 /// Starts the diagnostics: the SIGQUIT goroutine dump (diag/sigquit.rs), and
 /// what the environment asks for — `GODEBUG=schedtrace=N` (diag/schedtrace.rs),

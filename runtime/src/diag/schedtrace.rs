@@ -36,8 +36,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::dump::{self, OnM};
-use crate::diag::allgs;
-use crate::p::PStatus;
+use crate::diag::allgs::{self, GSnap};
+use crate::p::{PStatus, P};
 use crate::sched::{self, sched};
 
 /// The settings read from GODEBUG.
@@ -134,8 +134,16 @@ pub(crate) fn report(since_start: Duration, detail: bool) -> String {
         out,
         " gcwaiting=false nmidlelocked=0 stopwait=0 sysmonwait=false"
     );
-    let ms = sched::all_ms();
-    for p in &ps {
+    write_ps(&mut out, &ps);
+    let gs = allgs::live();
+    write_ms(&mut out, &ps, &gs);
+    write_gs(&mut out, &gs);
+    out
+}
+
+/// scheddetail's P lines.
+fn write_ps(out: &mut String, ps: &[&P]) {
+    for p in ps {
         let m = p
             .holder()
             .filter(|_| matches!(p.status(), PStatus::Running | PStatus::Syscall))
@@ -151,10 +159,12 @@ pub(crate) fn report(since_start: Duration, detail: bool) -> String {
             p.runq_len()
         );
     }
-    let gs = allgs::live();
-    let on = dump::running();
+}
+
+/// scheddetail's M lines: the P each holds and the goroutine it runs.
+fn write_ms(out: &mut String, ps: &[&P], gs: &[GSnap]) {
     let goid_at = |slot: usize| gs.iter().find(|g| g.slot == slot).map(|g| g.goid);
-    for m in &ms {
+    for m in &sched::all_ms() {
         let p = ps
             .iter()
             .find(|p| {
@@ -175,7 +185,12 @@ pub(crate) fn report(since_start: Duration, detail: bool) -> String {
             p.is_none() && cur == 0,
         );
     }
-    for g in &gs {
+}
+
+/// scheddetail's G lines: status, wait reason and M of every goroutine.
+fn write_gs(out: &mut String, gs: &[GSnap]) {
+    let on = dump::running();
+    for g in gs {
         let o: Option<&OnM> = on.get(&g.slot);
         let (_, code) = dump::status_of(g, o);
         let reason = if o.is_none() {
@@ -190,7 +205,6 @@ pub(crate) fn report(since_start: Duration, detail: bool) -> String {
             o.map_or("nil".into(), |o| o.m.to_string())
         );
     }
-    out
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ fn start_slice(ml: &MLocal, p: &P, g: GRef, inherit: bool) {
     }
     p.ran
         .store(p.ran.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-    g.get().cas_status(GStatus::Runnable, GStatus::Running);
+    g.get().transition(GStatus::Runnable, GStatus::Running);
     ml.cur_g.set(Some(g));
     // Relaxed: snapshot for observers (see M::cur_g).
     ml.m.cur_g.store(g.as_ptr(), Ordering::Relaxed);
@@ -117,7 +117,7 @@ fn run_until_switch(ml: &MLocal, p: &P, g: GRef) -> Option<Switch> {
 fn after_yield(ml: &MLocal, p: Option<&'static P>, g: GRef, why: Switch) {
     // Read before the requeue: from then on another M may run `g`.
     let locked = g.get().locked_m().is_some();
-    g.get().cas_status(GStatus::Running, GStatus::Runnable);
+    g.get().transition(GStatus::Running, GStatus::Runnable);
     match p {
         // Its P was handed off while it was in a blocking call: it has
         // waited in the kernel already.
@@ -136,14 +136,14 @@ fn after_yield(ml: &MLocal, p: Option<&'static P>, g: GRef, why: Switch) {
 fn after_park(ml: &MLocal, p: Option<&'static P>, g: GRef) {
     // Read before the handshake: from then on another M may run `g`.
     let locked = g.get().locked_m().is_some();
-    g.get().cas_status(GStatus::Running, GStatus::Waiting);
+    g.get().transition(GStatus::Running, GStatus::Waiting);
     if g.get().park_commit() {
         if locked {
             stop_locked_m(ml);
         }
         return;
     }
-    g.get().cas_status(GStatus::Waiting, GStatus::Runnable);
+    g.get().transition(GStatus::Waiting, GStatus::Runnable);
     if locked && p.is_some() {
         ml.locked_next.set(Some(g));
         return;
@@ -158,7 +158,7 @@ fn after_park(ml: &MLocal, p: Option<&'static P>, g: GRef) {
 /// `thread_local!` borrow, so it resumes only here) while the P runs
 /// someone else.
 fn after_preempt(ml: &'static MLocal, p: Option<&'static P>, g: GRef) {
-    g.get().cas_status(GStatus::Running, GStatus::Runnable);
+    g.get().transition(GStatus::Running, GStatus::Runnable);
     let me: &'static M = &ml.m;
     g.get().lock_async(me);
     admit::suspended(sched());
@@ -179,7 +179,7 @@ fn after_preempt(ml: &'static MLocal, p: Option<&'static P>, g: GRef) {
 /// keep no per-G state).
 fn after_exit(p: Option<&'static P>, g: GRef) {
     let s = sched();
-    g.get().cas_status(GStatus::Running, GStatus::Dead);
+    g.get().transition(GStatus::Running, GStatus::Dead);
     // SAFETY: we still own the dead G; no other borrow of its run state is live.
     let run = unsafe { g.get().run_state() };
     let GRun::Started(ctx) = std::mem::replace(run, GRun::Empty) else {

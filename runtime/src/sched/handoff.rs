@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::schedule::schedule;
-use super::{sched, Locked, Sched};
+use super::{sched, stop_spinning, Locked, Sched};
 use crate::diag::throw;
 use crate::g::GRef;
 use crate::m::{self, MLocal, M};
@@ -98,10 +98,7 @@ pub(super) fn start_m_with(p: &'static P, spinning: bool, g: Option<GRef>) {
     }
     drop(l);
     match m {
-        Some(m) => {
-            p.set_holder(Some(&m));
-            m.wake(p, spinning, g)
-        }
+        Some(m) => give_p(&m, p, spinning, g),
         None => new_m(p, spinning, g),
     }
 }
@@ -112,8 +109,7 @@ fn new_m(p: &'static P, spinning: bool, g: Option<GRef>) {
     check_mcount(s);
     crate::sched::sysmon::start();
     let m = M::new();
-    p.set_holder(Some(&m));
-    m.wake(p, spinning, g);
+    give_p(&m, p, spinning, g);
     s.allm.lock().push(m.clone());
     // Relaxed: statistics only.
     s.mcount.fetch_add(1, Ordering::Relaxed);
@@ -168,9 +164,7 @@ pub(crate) fn handoff_p(p: &'static P) {
         start_m_with(p, false, None);
         return;
     }
-    p.set_status(PStatus::Idle);
-    l.pidle.push(p);
-    s.npidle.store(l.pidle.len(), Ordering::SeqCst);
+    pidle_push(s, &mut l, p);
 }
 
 /// Go's stoplockedm: the G locked to this M switched out; give the P away
@@ -178,9 +172,7 @@ pub(crate) fn handoff_p(p: &'static P) {
 /// back with a P.
 #[doc(alias = "stoplockedm")]
 pub(super) fn stop_locked_m(ml: &MLocal) {
-    if ml.spinning.replace(false) {
-        sched().nmspinning.fetch_sub(1, Ordering::SeqCst);
-    }
+    stop_spinning(ml);
     if let Some(p) = ml.p.take() {
         handoff_p(p);
     }
@@ -197,11 +189,11 @@ fn wait_for_p(ml: &MLocal, spin: bool) {
     ml.locked_next.set(g);
 }
 
-/// Hands `p` and `g`, which is locked to `lm`, to that M (Go's
-/// startlockedm's hand-off).
-fn wake_locked(p: &'static P, lm: &'static M, g: GRef) {
-    p.set_holder(Some(lm));
-    lm.wake(p, false, Some(g));
+/// Hands `p` to `m` and wakes it: it runs `g` first, if given. The one way
+/// a P reaches a sleeping or new M.
+fn give_p(m: &M, p: &'static P, spinning: bool, g: Option<GRef>) {
+    p.set_holder(Some(m));
+    m.wake(p, spinning, g);
 }
 
 /// `stop_locked_m` after a preemption, when the scheduler has already chosen
@@ -211,12 +203,10 @@ fn wake_locked(p: &'static P, lm: &'static M, g: GRef) {
 /// (each would be one more thread, parked after one hand-off). Then this M
 /// sleeps until its own G is handed back.
 pub(super) fn hand_off_next(ml: &MLocal, next: GRef) {
-    if ml.spinning.replace(false) {
-        sched().nmspinning.fetch_sub(1, Ordering::SeqCst);
-    }
+    stop_spinning(ml);
     let p = ml.p.take().expect("hand_off_next with a P");
     match next.get().locked_m() {
-        Some(lm) => wake_locked(p, lm, next),
+        Some(lm) => give_p(lm, p, false, Some(next)),
         None => start_m_with(p, false, Some(next)),
     }
     wait_for_p(ml, false);
@@ -227,7 +217,7 @@ pub(super) fn hand_off_next(ml: &MLocal, next: GRef) {
 #[doc(alias = "startlockedm")]
 pub(super) fn start_locked_m(ml: &MLocal, g: GRef, lm: &'static M) -> bool {
     let p = ml.p.take().expect("start_locked_m with a P");
-    wake_locked(p, lm, g);
+    give_p(lm, p, false, Some(g));
     stop_m(ml)
 }
 
@@ -250,8 +240,14 @@ pub(super) fn pidle_get(s: &Sched, l: &mut Locked) -> Option<&'static P> {
 /// Go's releasep + pidleput (caller holds the lock).
 pub(super) fn pidle_put(s: &Sched, l: &mut Locked, ml: &MLocal) {
     let p = ml.p.take().expect("release_p without a P");
-    p.set_status(PStatus::Idle);
     p.set_holder(None);
+    pidle_push(s, l, p);
+}
+
+/// Puts `p` (held by nobody) on the idle list. SeqCst store of `npidle`:
+/// the idle side of the spinning protocol (sched/mod.rs header).
+fn pidle_push(s: &Sched, l: &mut Locked, p: &'static P) {
+    p.set_status(PStatus::Idle);
     l.pidle.push(p);
     s.npidle.store(l.pidle.len(), Ordering::SeqCst);
 }

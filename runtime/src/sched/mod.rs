@@ -396,7 +396,7 @@ pub(crate) fn ready(g: GRef) {
         return;
     }
     g.get().info.clear_waiting();
-    g.get().cas_status(GStatus::Waiting, GStatus::Runnable);
+    g.get().transition(GStatus::Waiting, GStatus::Runnable);
     runq_put_here(g, Slot::Wake);
     wake_p();
 }
@@ -416,7 +416,7 @@ pub(crate) fn inject_glist(mut gs: Vec<GRef>) {
             return false;
         }
         g.get().info.clear_waiting();
-        g.get().cas_status(GStatus::Waiting, GStatus::Runnable);
+        g.get().transition(GStatus::Waiting, GStatus::Runnable);
         true
     });
     if gs.is_empty() {
@@ -566,12 +566,19 @@ pub(crate) fn wake_p() {
 /// Go's resetspinning: this M found work; stop spinning and, if it was the
 /// last spinner, start another so more Ps join in.
 fn reset_spinning(ml: &MLocal) {
-    if !ml.spinning.replace(false) {
-        return;
+    if stop_spinning(ml) {
+        wake_p();
     }
-    let s = sched();
-    if s.nmspinning.fetch_sub(1, Ordering::SeqCst) == 0 {
+}
+
+/// This M stops spinning, if it was; true if it was. SeqCst decrement: the
+/// spinner's store of the StoreLoad pair (header).
+fn stop_spinning(ml: &MLocal) -> bool {
+    if !ml.spinning.replace(false) {
+        return false;
+    }
+    if sched().nmspinning.fetch_sub(1, Ordering::SeqCst) == 0 {
         throw("runtime: negative nmspinning");
     }
-    wake_p();
+    true
 }

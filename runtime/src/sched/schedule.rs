@@ -9,7 +9,7 @@ use super::admit::{self, admit, admit_get, admit_get_locked};
 use super::execute::execute;
 use super::globrunq::{glob_runq_get, glob_runq_get_locked};
 use super::handoff::{acquire_p, pidle_get, pidle_put, stop_m};
-use super::{reset_spinning, sched, wake_p, Sched, GLOBAL_RUNQ_FAIRNESS_TICK};
+use super::{reset_spinning, sched, stop_spinning, wake_p, Sched, GLOBAL_RUNQ_FAIRNESS_TICK};
 use crate::diag::throw;
 use crate::g::GRef;
 use crate::io::netpoll;
@@ -141,10 +141,9 @@ fn release_p(ml: &MLocal, s: &Sched, p: &P) -> Option<GRef> {
 /// (SeqCst decrement), then re-check every queue; if work appeared, take an
 /// idle P back and spin again. True if this M has a P again.
 fn stop_spinning_and_recheck(ml: &MLocal, s: &Sched) -> bool {
-    if !ml.spinning.replace(false) {
+    if !stop_spinning(ml) {
         return false;
     }
-    s.nmspinning.fetch_sub(1, Ordering::SeqCst);
     fence(Ordering::SeqCst);
     if !work_anywhere(s) {
         return false;
@@ -301,10 +300,7 @@ fn retire_p(ml: &MLocal) -> bool {
     l.glob_edit(s, |q| q.extend(gs));
     p.set_status(PStatus::Dead);
     drop(l);
-    let was_spinning = ml.spinning.replace(false);
-    if was_spinning {
-        s.nmspinning.fetch_sub(1, Ordering::SeqCst);
-    }
+    let was_spinning = stop_spinning(ml);
     // A spinner that leaves must not strand work it was expected to find
     // (the spinning protocol of the header): re-check and hand it on.
     fence(Ordering::SeqCst);

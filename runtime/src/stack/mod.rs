@@ -388,6 +388,13 @@ impl Class {
 /// The global pool, by stack size.
 static POOL: Mutex<Option<HashMap<usize, Class>>> = Mutex::new(None);
 
+/// The pool's class of `size`-byte stacks, made on first use.
+fn class_of(pool: &mut Option<HashMap<usize, Class>>, size: usize) -> &mut Class {
+    pool.get_or_insert_with(HashMap::new)
+        .entry(size)
+        .or_default()
+}
+
 /// Takes up to `n` (at least one) free stacks of `size` bytes into `out`:
 /// warm ones first, else cold ones, else newly carved ones. Go's stackalloc
 /// for the P cache's refill. Fails only if a stack cannot be mapped or
@@ -399,10 +406,7 @@ pub(crate) fn stack_alloc_batch(size: usize, n: usize, out: &mut Vec<GStack>) ->
     let mode = guard_mode();
     let (mut fresh, carved) = loop {
         let mut pool = POOL.lock();
-        let class = pool
-            .get_or_insert_with(HashMap::new)
-            .entry(size)
-            .or_default();
+        let class = class_of(&mut pool, size);
         if !class.warm.is_empty() {
             let take = class.warm.len().min(n);
             out.extend(class.warm.drain(class.warm.len() - take..));
@@ -422,21 +426,13 @@ pub(crate) fn stack_alloc_batch(size: usize, n: usize, out: &mut Vec<GStack>) ->
         }
         drop(pool);
         let slab = map_slab(size, mode)?;
-        POOL.lock()
-            .get_or_insert_with(HashMap::new)
-            .entry(size)
-            .or_default()
-            .spare
-            .push(slab);
+        class_of(&mut POOL.lock(), size).spare.push(slab);
     };
     if carved && mode == GuardMode::Mprotect {
         let guards: Vec<usize> = fresh.iter().map(|s| s.limit).collect();
         if let Err(e) = install_guards(&guards, mode) {
             let mut pool = POOL.lock();
-            let class = pool
-                .get_or_insert_with(HashMap::new)
-                .entry(size)
-                .or_default();
+            let class = class_of(&mut pool, size);
             class.carved -= fresh.len();
             // Relaxed: see STACKS_CARVED.
             STACKS_CARVED.fetch_sub(fresh.len(), Ordering::Relaxed);
@@ -666,10 +662,7 @@ fn trim_once() -> bool {
     }
 
     let mut pool = POOL.lock();
-    let class = pool
-        .get_or_insert_with(HashMap::new)
-        .entry(size)
-        .or_default();
+    let class = class_of(&mut pool, size);
     class.trimming = 0;
     class.warm.append(&mut all);
     class.cold.extend(victims);
