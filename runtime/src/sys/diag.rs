@@ -2,21 +2,17 @@
 //! coarse clock for "waiting since", the SIGQUIT handler's one write to its
 //! self-pipe, and `atexit` for flushing a trace when the process exits.
 
+use nix::time::{clock_gettime, ClockId};
+
 /// CLOCK_MONOTONIC_COARSE in nanoseconds: the last timer tick (a few ms of
 /// resolution), read from the vDSO without a system call. Async-signal-safe.
 pub(crate) fn monotonic_coarse_nanos() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec owned by this frame.
-    let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    if r != 0 {
+    let Ok(ts) = clock_gettime(ClockId::CLOCK_MONOTONIC_COARSE) else {
         return 0;
-    }
-    (ts.tv_sec as u64)
+    };
+    (ts.tv_sec() as u64)
         .wrapping_mul(1_000_000_000)
-        .wrapping_add(ts.tv_nsec as u64)
+        .wrapping_add(ts.tv_nsec() as u64)
 }
 
 /// Registers `f` to run when the process exits through `exit` (std's

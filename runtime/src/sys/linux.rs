@@ -19,6 +19,9 @@
 use std::io;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
 /// `MADV_GUARD_INSTALL` (Linux 6.13): accesses to the pages fault, without a
 /// VMA of their own. Not yet in the libc crate.
 pub(crate) const MADV_GUARD_INSTALL: libc::c_int = 102;
@@ -222,60 +225,45 @@ pub(crate) fn sigaltstack_get() -> io::Result<Option<(usize, usize)>> {
     Ok((old.ss_flags & libc::SS_DISABLE == 0).then_some((old.ss_sp as usize, old.ss_size)))
 }
 
-/// This thread's errno slot. Async-signal-safe.
-fn errno_location() -> *mut libc::c_int {
-    // SAFETY: __errno_location has no preconditions; it returns this
-    // thread's errno slot, valid for the thread's lifetime.
-    unsafe { libc::__errno_location() }
-}
-
 /// This thread's errno. Async-signal-safe.
 pub(crate) fn errno() -> libc::c_int {
-    let p = errno_location();
-    // SAFETY: `p` is this thread's errno slot (errno_location).
-    unsafe { *p }
+    Errno::last_raw()
 }
 
 /// Sets this thread's errno. Async-signal-safe.
 pub(crate) fn set_errno(e: libc::c_int) {
-    let p = errno_location();
-    // SAFETY: as in `errno`.
-    unsafe { *p = e };
+    Errno::set_raw(e);
 }
 
 /// Writes all of `buf` to stderr, retrying on EINTR and short writes; gives
 /// up silently on any other error. Async-signal-safe.
 pub(crate) fn write_stderr(mut buf: &[u8]) {
+    // `stderr()` is a handle to fd 2: taking it locks and allocates nothing.
     while !buf.is_empty() {
-        // SAFETY: `buf` is a valid readable slice for its length.
-        let n = unsafe { libc::write(2, buf.as_ptr().cast(), buf.len()) };
-        if n > 0 {
-            buf = &buf[n as usize..];
-        } else if n < 0 && errno() == libc::EINTR {
-            continue;
-        } else {
-            return;
+        match nix::unistd::write(std::io::stderr(), buf) {
+            Ok(n) if n > 0 => buf = &buf[n..],
+            Err(Errno::EINTR) => continue,
+            _ => return,
         }
     }
 }
 
 /// Sends `sig` to this thread. Async-signal-safe.
 pub(crate) fn raise(sig: libc::c_int) {
-    // SAFETY: raise has no memory-safety preconditions.
-    unsafe { libc::raise(sig) };
+    if let Ok(sig) = Signal::try_from(sig) {
+        let _ = nix::sys::signal::raise(sig);
+    }
 }
 
 /// Ends the process with SIGABRT (a core dump where enabled). Async-signal-safe.
 pub(crate) fn abort() -> ! {
-    // SAFETY: abort has no preconditions and does not return.
-    unsafe { libc::abort() }
+    std::process::abort()
 }
 
 /// Lowers the calling thread's priority to nice 19 (Linux's nice value is
 /// per thread), for background work such as the stack scavenger. Best effort.
 pub(crate) fn lower_thread_priority() {
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
+    let tid = nix::unistd::gettid().as_raw();
     // SAFETY: setpriority on our own thread id changes only its scheduling.
     let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) };
 }

@@ -3,6 +3,8 @@
 //! SIGURG to one thread (by kernel tid), unblocking it, and where the loader put
 //! an object. The signal-frame pieces are async-signal-safe: one raw call or a few loads each.
 
+use nix::sys::signal::SigSet;
+
 /// The interrupted program counter and stack pointer of a signal frame.
 ///
 /// # Safety
@@ -58,12 +60,12 @@ pub(crate) unsafe fn ucontext_set_pc_sp(ctx: *mut libc::c_void, pc: usize, sp: u
 
 /// This thread's blocked signals 1-64.
 pub(crate) fn thread_sigmask() -> u64 {
-    // SAFETY: sigset_t is plain data; all-zero is a valid value.
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: a null new set only reads this thread's mask into `old`.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut old) };
+    let Ok(set) = SigSet::thread_get_mask() else {
+        return 0;
+    };
+    let raw: &libc::sigset_t = set.as_ref();
     // SAFETY: sigset_t is at least 8 bytes of plain data.
-    unsafe { std::ptr::read_unaligned((&old as *const libc::sigset_t).cast::<u64>()) }
+    unsafe { std::ptr::read_unaligned((raw as *const libc::sigset_t).cast::<u64>()) }
 }
 
 /// Sends `sig` to thread `tid` of this process (`tgkill`). Returns false if
@@ -73,8 +75,7 @@ pub(crate) fn thread_sigmask() -> u64 {
 /// stale tid is at worst another thread of this process, whose handler
 /// ignores a SIGURG nobody asked it for.
 pub(crate) fn tgkill(tid: i32, sig: libc::c_int) -> bool {
-    // SAFETY: getpid has no preconditions.
-    let pid = unsafe { libc::getpid() };
+    let pid = nix::unistd::getpid().as_raw();
     // SAFETY: the tgkill system call takes plain integers and touches no
     // memory of ours.
     unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) == 0 }
@@ -83,14 +84,12 @@ pub(crate) fn tgkill(tid: i32, sig: libc::c_int) -> bool {
 /// Unblocks `sig` for this thread. Async-signal-safe.
 #[cfg(target_arch = "aarch64")]
 pub(crate) fn unblock_signal(sig: libc::c_int) {
-    // SAFETY: sigset_t is a plain C struct; all-zero is a valid value.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is ours; sigemptyset/sigaddset only write it.
-    unsafe { libc::sigemptyset(&mut set) };
-    // SAFETY: as above.
-    unsafe { libc::sigaddset(&mut set, sig) };
-    // SAFETY: changes only this thread's mask; `set` is valid.
-    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    let Ok(sig) = nix::sys::signal::Signal::try_from(sig) else {
+        return;
+    };
+    let mut set = SigSet::empty();
+    set.add(sig);
+    let _ = set.thread_unblock();
 }
 
 /// A loaded object (the executable or a shared object) as the dynamic
@@ -192,6 +191,5 @@ pub(crate) fn futex_wake(word: &std::sync::atomic::AtomicU32) {
 
 /// This thread's kernel id.
 pub(crate) fn gettid() -> i32 {
-    // SAFETY: no preconditions.
-    unsafe { libc::gettid() }
+    nix::unistd::gettid().as_raw()
 }
