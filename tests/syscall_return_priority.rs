@@ -1,6 +1,6 @@
 //! A goroutine back from a blocking call without a P does not wait for a
-//! CPU-bound goroutine's slice to end (sched/execute.rs `ready_after_call`, sched/sysmon.rs
-//! `kick_longest_slice` and `kick_for_returned_call`). At GOMAXPROCS=1 with a
+//! CPU-bound goroutine's slice to end (sched/execute.rs `ready_after_call`, sched/kick.rs
+//! `kick_longest_slice`, sched/sysmon.rs `kick_for_returned_call`). At GOMAXPROCS=1 with a
 //! one-hour time slice, two call-free loops hold the only P while a third
 //! goroutine makes 2 ms blocking calls: every return must get the P back
 //! from a loop, or the caller waits an hour and the test times out.
