@@ -31,7 +31,7 @@
 //! `select!` is in `chan/select.rs`.
 
 mod error;
-pub(crate) mod hchan;
+mod hchan;
 mod iter;
 pub(crate) mod select;
 

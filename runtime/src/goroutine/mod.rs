@@ -6,7 +6,7 @@
 //! is g.rs.
 
 mod entry;
-pub(crate) mod join;
+mod join;
 pub(crate) mod local;
 pub(crate) mod spawn;
 

@@ -70,7 +70,7 @@ use crate::p::{PStatus, Slot, P};
 use crate::switch::{self, Switch};
 
 mod admit;
-pub(crate) mod alloc_probe;
+mod alloc_probe;
 pub(crate) mod deadlock;
 mod execute;
 mod globrunq;
@@ -78,7 +78,7 @@ mod handoff;
 pub(crate) mod kick;
 pub(crate) mod preempt;
 mod schedule;
-pub(crate) mod symtab;
+mod symtab;
 pub mod syscall;
 pub(crate) mod sysmon;
 
