@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use crate::diag::warn;
 use crate::stack::{check_stack_size, DEFAULT_STACK_SIZE};
+use crate::throw::warn;
 
 /// Go's `_MaxGomaxprocs`: more Ps than this is taken as a mistake.
 pub const MAX_GOMAXPROCS: usize = 1024;

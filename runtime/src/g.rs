@@ -46,9 +46,9 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use crate::diag::allgs::GInfo;
-use crate::diag::throw;
 use crate::m::M;
 use crate::switch::{GContext, GYielder};
+use crate::throw::throw;
 
 /// Goroutine ids start at 1 like Go's (main is goroutine 1 under `#[gort::main]`).
 static NEXT_GOID: AtomicU64 = AtomicU64::new(1);

@@ -38,6 +38,7 @@ mod stack;
 mod switch;
 pub mod sync;
 mod sys;
+mod throw;
 pub mod time;
 mod wait;
 

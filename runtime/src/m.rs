@@ -111,7 +111,7 @@ impl M {
     pub(crate) fn wake(&self, p: &'static P, spinning: bool, g: Option<GRef>) {
         let mut w = self.wake.lock();
         if w.woken {
-            crate::diag::throw("runtime: M woken twice");
+            crate::throw::throw("runtime: M woken twice");
         }
         *w = MWake {
             p: Some(p),

@@ -16,8 +16,8 @@ use std::alloc::Layout;
 
 use crate::lock::Mutex;
 
-use crate::diag::throw;
 use crate::sys;
+use crate::throw::throw;
 
 /// Bytes per chunk.
 const CHUNK: usize = 1 << 20;
@@ -35,7 +35,7 @@ pub(crate) fn leak<T>(v: T) -> &'static mut T {
         let mut at = next.next_multiple_of(layout.align());
         if next == 0 || at + layout.size() > end {
             let base = sys::mmap_populated(CHUNK).unwrap_or_else(|e| {
-                crate::diag::warn(&format!("runtime: mmap of {CHUNK} bytes: {e}"));
+                crate::throw::warn(&format!("runtime: mmap of {CHUNK} bytes: {e}"));
                 throw("runtime: out of memory for goroutine records")
             });
             at = base.next_multiple_of(layout.align());

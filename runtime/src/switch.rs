@@ -77,11 +77,11 @@ pub(crate) fn switch_to_m(g: GRef, why: Switch) {
     // Go's "schedule: holding locks": a runtime lock held across a switch
     // would stay counted on this thread (lock.rs) after the G moves on.
     if cfg!(debug_assertions) && crate::lock::held() != 0 {
-        crate::diag::throw("runtime: switch with runtime locks held");
+        crate::throw::throw("runtime: switch with runtime locks held");
     }
     let y = g.get().yielder();
     if y.is_null() {
-        crate::diag::throw("runtime: switch_to_m outside a started goroutine");
+        crate::throw::throw("runtime: switch_to_m outside a started goroutine");
     }
     // SAFETY: the yielder lives in the coroutine's root frame on this G's
     // stack, which is alive while the G runs, and we are on that stack (the

@@ -265,7 +265,7 @@ fn add(deadline: Instant, f: TimerFn) -> TimerId {
         Some(s) => s,
         None => {
             let n = u32::try_from(t.slots.len())
-                .unwrap_or_else(|_| crate::diag::throw("runtime: too many timers"));
+                .unwrap_or_else(|_| crate::throw::throw("runtime: too many timers"));
             t.slots.push(Slot { gen: 0, f: None });
             n
         }

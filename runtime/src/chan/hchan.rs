@@ -38,7 +38,7 @@ use std::time::Instant;
 use crate::loom::Mutex;
 
 use crate::chan::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
-use crate::diag::throw;
+use crate::throw::throw;
 use crate::time;
 use crate::wait::sudog::{CtxHold, Sudog, WaitCtx, WaitQ, CASE_TIMEOUT};
 use crate::wait::waiter::Waiter;

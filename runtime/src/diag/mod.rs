@@ -1,11 +1,9 @@
-//! diag — what the runtime tells its user: the fatal error (`throw`) and
-//! warnings, the goroutine list behind every report (diag/allgs.rs), the SIGQUIT
+//! diag — what the runtime tells its user about its goroutines: the list
+//! behind every report behind every report (diag/allgs.rs), the SIGQUIT
 //! dump (diag/sigquit.rs, diag/dump.rs), `GODEBUG=schedtrace` (diag/schedtrace.rs), the
 //! scheduler counters (diag/stats.rs) and the execution trace (diag/trace.rs, written
 //! by trace_export.rs). Public as `gort::debug`, `gort::trace` and
 //! `gort::stats`.
-
-use std::io::Write;
 
 pub(crate) mod allgs;
 pub mod debug;
@@ -24,20 +22,4 @@ pub(crate) fn init_diagnostics() {
     let godebug = std::env::var("GODEBUG").unwrap_or_default();
     schedtrace::start(schedtrace::SchedTrace::parse(&godebug));
     trace::start_from_env();
-}
-
-/// Writes one warning line to stderr, ignoring write errors.
-pub(crate) fn warn(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
-
-/// A broken runtime invariant: write the message without allocating, abort.
-/// Go's `throw`. Never returns and never unwinds through scheduler frames.
-pub(crate) fn throw(msg: &str) -> ! {
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(b"fatal error: ");
-    let _ = err.write_all(msg.as_bytes());
-    let _ = err.write_all(b"\n");
-    drop(err);
-    std::process::abort()
 }

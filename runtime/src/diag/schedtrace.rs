@@ -58,7 +58,7 @@ impl SchedTrace {
             Some(v) => match v.parse::<u64>() {
                 Ok(ms) => Some(Duration::from_millis(ms)),
                 Err(_) => {
-                    super::warn(&format!(
+                    crate::throw::warn(&format!(
                         "gort: ignoring GODEBUG schedtrace={v:?} (milliseconds expected)"
                     ));
                     None
@@ -93,7 +93,7 @@ pub(crate) fn start(cfg: SchedTrace) {
             }
         });
     if let Err(e) = r {
-        super::warn(&format!("gort: cannot start schedtrace: {e}"));
+        crate::throw::warn(&format!("gort: cannot start schedtrace: {e}"));
     }
 }
 

@@ -47,7 +47,7 @@ pub(crate) fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if let Err(e) = try_install() {
-            crate::diag::warn(&format!("gort: no goroutine dump on SIGQUIT: {e}"));
+            crate::throw::warn(&format!("gort: no goroutine dump on SIGQUIT: {e}"));
         }
     });
 }

@@ -335,11 +335,11 @@ pub(crate) fn start_from_env() {
         return;
     };
     if let Err(e) = start_session(Path::new(&path)) {
-        crate::diag::warn(&format!("gort: GORT_TRACE: {e}"));
+        crate::throw::warn(&format!("gort: GORT_TRACE: {e}"));
         return;
     }
     if !crate::sys::atexit(write_at_exit) {
-        crate::diag::warn("gort: GORT_TRACE: cannot register the exit hook");
+        crate::throw::warn("gort: GORT_TRACE: cannot register the exit hook");
     }
 }
 
@@ -348,7 +348,7 @@ extern "C" fn write_at_exit() {
     let r = std::panic::catch_unwind(|| {
         if is_tracing() {
             if let Err(e) = stop() {
-                crate::diag::warn(&format!("gort: GORT_TRACE: {e}"));
+                crate::throw::warn(&format!("gort: GORT_TRACE: {e}"));
             }
         }
     });

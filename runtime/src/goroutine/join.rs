@@ -101,7 +101,7 @@ where
         // once (the G's GRun::Fresh is consumed when it starts).
         let f = unsafe { (*self.f.get()).take() };
         let Some(f) = f else {
-            crate::diag::throw("runtime: goroutine entry run twice");
+            crate::throw::throw("runtime: goroutine entry run twice");
         };
         let mut r = panic::catch_unwind(AssertUnwindSafe(f));
         // Goroutine-local values die with the goroutine, before join sees it.
@@ -128,7 +128,7 @@ impl<F, T> Task<F, T> {
         // visible and it writes no more; the one handle is the only reader.
         let r = self.result.with_mut(|p| unsafe { (*p).take() });
         if r.is_none() {
-            crate::diag::throw("runtime: goroutine result taken twice");
+            crate::throw::throw("runtime: goroutine result taken twice");
         }
         r
     }

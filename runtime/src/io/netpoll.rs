@@ -98,9 +98,9 @@ use std::time::{Duration, Instant};
 use crate::lock::Mutex;
 use polling::{Event, Events, PollMode, Poller};
 
-use crate::diag::throw;
 use crate::g::GRef;
 use crate::sched::{self, deadlock};
+use crate::throw::throw;
 use crate::time;
 
 /// sysmon polls if nobody has for this long (Go: 10 ms).
@@ -141,7 +141,7 @@ fn poller() -> Option<&'static Poller> {
         .get_or_init(|| match Poller::new() {
             Ok(p) => Some(p),
             Err(e) => {
-                crate::diag::warn(&format!(
+                crate::throw::warn(&format!(
                     "gort: no netpoller ({e}): network waits block their thread"
                 ));
                 None
@@ -367,7 +367,7 @@ fn netpoll(poller: &Poller, timeout: Option<Duration>) -> (Vec<GRef>, bool) {
         // `polling` retries EINTR; it returns no events at once while
         // another thread is inside a wait (its own lock).
         if let Err(e) = poller.wait(events, timeout) {
-            crate::diag::warn(&format!("runtime: netpoll: {e}"));
+            crate::throw::warn(&format!("runtime: netpoll: {e}"));
             throw("runtime: netpoll failed");
         }
         LAST_POLL.store(time::nanotime(), Ordering::Relaxed);

@@ -252,7 +252,7 @@ impl P {
     pub(crate) fn runq_push_batch(&self, gs: impl IntoIterator<Item = GRef>) {
         for g in gs {
             if self.runq.push(g).is_err() {
-                crate::diag::throw("runtime: runq_push_batch beyond the queue's capacity");
+                crate::throw::throw("runtime: runq_push_batch beyond the queue's capacity");
             }
         }
     }

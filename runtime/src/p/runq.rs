@@ -25,9 +25,9 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::diag::throw;
 use crate::g::{GRef, G};
 use crate::loom::{AtomicPtr, AtomicU32};
+use crate::throw::throw;
 
 /// Go's local run queue capacity (4 in the loom models, so that a few
 /// operations reach a full ring).

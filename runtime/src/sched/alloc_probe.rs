@@ -51,7 +51,7 @@ pub(crate) fn start() {
     match r {
         // Release: pairs with the Acquire in allocator_free.
         Ok(_) => ON.store(true, Ordering::Release),
-        Err(e) => crate::diag::warn(&format!(
+        Err(e) => crate::throw::warn(&format!(
             "gort: cannot start the allocator probe ({e}): goroutines inside the \
              program's allocator may be preempted"
         )),

@@ -92,7 +92,7 @@ pub(crate) fn external_add() {
 /// so a deadlock is never missed.
 pub(crate) fn external_done() {
     match EXTERNAL.fetch_sub(1, Ordering::SeqCst) {
-        0 => crate::diag::throw("runtime: external waker count went negative"),
+        0 => crate::throw::throw("runtime: external waker count went negative"),
         1 if crate::m::current().is_none() => check_dead(),
         _ => {}
     }

@@ -11,11 +11,11 @@ use super::globrunq::{glob_runq_put_batch, glob_runq_put_urgent};
 use super::handoff::{hand_off_next, start_locked_m, stop_locked_m, stop_m};
 use super::schedule::runq_pick;
 use super::{runq_put_on, sched, wake_p};
-use crate::diag::throw;
 use crate::g::{GRef, GRun, GStatus};
 use crate::m::{MLocal, M};
 use crate::p::{Slot, P};
 use crate::switch::{GContext, Switch};
+use crate::throw::throw;
 
 /// Go's execute: runs `g` on this M until it switches out, then files it by
 /// the reason it gave. `inherit`: it keeps the current time slice. Returns
@@ -92,7 +92,7 @@ fn run_until_switch(ml: &MLocal, p: &P, g: GRef) -> Option<Switch> {
         let stack = p
             .stack_get(g.get().stack_size, sched().cfg.stack_size)
             .unwrap_or_else(|e| {
-                crate::diag::warn(&e.to_string());
+                crate::throw::warn(&e.to_string());
                 throw("runtime: out of memory for goroutine stacks")
             });
         g.get().set_stack_bounds(stack.guard().0, stack.top());

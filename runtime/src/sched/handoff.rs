@@ -31,10 +31,10 @@ use std::sync::Arc;
 
 use super::schedule::schedule;
 use super::{sched, stop_spinning, Locked, Sched};
-use crate::diag::throw;
 use crate::g::GRef;
 use crate::m::{self, MLocal, M};
 use crate::p::{PStatus, P};
+use crate::throw::throw;
 
 /// Idle Ms kept beyond GOMAXPROCS before an M ends its thread instead.
 const IDLE_M_SLACK: usize = 4;
@@ -64,7 +64,7 @@ fn check_mcount(s: &Sched) {
     let max = MAX_THREADS.load(Ordering::Relaxed);
     // Relaxed: see Sched::mcount; Ms are made one at a time per caller.
     if s.mcount.load(Ordering::Relaxed) >= max {
-        crate::diag::warn(&format!("runtime: program exceeds {max}-thread limit"));
+        crate::throw::warn(&format!("runtime: program exceeds {max}-thread limit"));
         throw("thread exhaustion");
     }
 }
@@ -122,7 +122,7 @@ fn new_m(p: &'static P, spinning: bool, g: Option<GRef>) {
     if let Err(e) = r {
         // Go's newosproc failure, with the count it prints.
         let have = s.mcount.load(Ordering::Relaxed) - 1;
-        crate::diag::warn(&format!(
+        crate::throw::warn(&format!(
             "runtime: failed to create new OS thread (have {have} already; {e})"
         ));
         throw("newosproc");

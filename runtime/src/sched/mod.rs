@@ -63,11 +63,11 @@ use crate::lock::Mutex;
 
 use crate::config::{Config, MAX_GOMAXPROCS};
 pub(crate) use crate::diag::allgs::WaitReason;
-use crate::diag::throw;
 use crate::g::{GRef, GSlot, GStatus};
 use crate::m::{self, MLocal, M};
 use crate::p::{PStatus, Slot, P};
 use crate::switch::{self, Switch};
+use crate::throw::throw;
 
 mod admit;
 mod alloc_probe;

@@ -105,7 +105,7 @@ pub(crate) fn init(cfg: &Config) {
     let prev = match sys::sigaction_get(libc::SIGURG) {
         Ok(p) => p,
         Err(e) => {
-            crate::diag::warn(&format!("gort: signal preemption off: sigaction: {e}"));
+            crate::throw::warn(&format!("gort: signal preemption off: sigaction: {e}"));
             return;
         }
     };
@@ -122,7 +122,7 @@ pub(crate) fn init(cfg: &Config) {
     // SAFETY: `sigurg_handler` has the SA_SIGINFO signature and is
     // async-signal-safe (header).
     if let Err(e) = unsafe { sys::sigaction_set(libc::SIGURG, &act) } {
-        crate::diag::warn(&format!("gort: signal preemption off: sigaction: {e}"));
+        crate::throw::warn(&format!("gort: signal preemption off: sigaction: {e}"));
     }
 }
 
@@ -146,7 +146,7 @@ pub(crate) fn enable(cfg: &Config) {
             ENABLED.store(true, Ordering::Relaxed);
         });
     if let Err(e) = r {
-        crate::diag::warn(&format!("gort: signal preemption off: {e}"));
+        crate::throw::warn(&format!("gort: signal preemption off: {e}"));
     }
 }
 
@@ -156,13 +156,13 @@ pub(crate) fn enable(cfg: &Config) {
 fn check_symbols() {
     let o = symtab::locate();
     if !o.has_symtab {
-        crate::diag::warn(&format!(
+        crate::throw::warn(&format!(
             "gort: no symbol table in {} (stripped? keep it with `strip = \"debuginfo\"`, \
              not `strip = true`): signal preemption is off",
             o.path
         ));
     } else if o.shared {
-        crate::diag::warn(&format!(
+        crate::throw::warn(&format!(
             "gort: the runtime is in the shared object {}: only code in that object \
              is preempted by signal",
             o.path

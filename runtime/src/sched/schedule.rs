@@ -10,11 +10,11 @@ use super::execute::execute;
 use super::globrunq::{glob_runq_get, glob_runq_get_locked};
 use super::handoff::{acquire_p, pidle_get, pidle_put, stop_m};
 use super::{reset_spinning, sched, stop_spinning, wake_p, Sched, GLOBAL_RUNQ_FAIRNESS_TICK};
-use crate::diag::throw;
 use crate::g::GRef;
 use crate::io::netpoll;
 use crate::m::MLocal;
 use crate::p::{PStatus, P};
+use crate::throw::throw;
 
 /// Go's stealTries: rounds over all Ps before a spinning M gives up.
 const STEAL_TRIES: usize = 4;

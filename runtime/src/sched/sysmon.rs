@@ -67,7 +67,7 @@ pub(crate) fn start() {
             .name("gort-sysmon".into())
             .spawn(sysmon);
         if let Err(e) = r {
-            crate::diag::warn(&format!("gort: cannot start sysmon ({e}): no preemption"));
+            crate::throw::warn(&format!("gort: cannot start sysmon ({e}): no preemption"));
         }
     });
 }

@@ -250,7 +250,7 @@ fn guard_mode() -> GuardMode {
     let forced = match std::env::var("GORT_STACK_GUARD") {
         Ok(v) if v == "mprotect" => true,
         Ok(v) => {
-            crate::diag::warn(&format!(
+            crate::throw::warn(&format!(
                 "gort: ignoring GORT_STACK_GUARD={v:?} (the only value is \"mprotect\")"
             ));
             false
@@ -587,7 +587,7 @@ fn scavenger_wake() {
             .name("gort-scavenge".into())
             .spawn(bg_scavenge);
         if let Err(e) = r {
-            crate::diag::warn(&format!("gort: cannot start the stack scavenger: {e}"));
+            crate::throw::warn(&format!("gort: cannot start the stack scavenger: {e}"));
         }
         Scavenger {
             pending: Mutex::new(false),

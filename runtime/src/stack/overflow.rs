@@ -75,10 +75,10 @@ pub(crate) fn minit() {
             // SAFETY: the range was mapped for this M alone and is never
             // freed (Ms live for the process), so it outlives the install.
             if let Err(e) = unsafe { sys::sigaltstack_set(lo, size) } {
-                crate::diag::warn(&format!("gort: cannot install a signal stack: {e}"));
+                crate::throw::warn(&format!("gort: cannot install a signal stack: {e}"));
             }
         }
-        Err(e) => crate::diag::warn(&format!("gort: cannot map a signal stack: {e}")),
+        Err(e) => crate::throw::warn(&format!("gort: cannot map a signal stack: {e}")),
     }
 }
 
@@ -92,7 +92,7 @@ fn init_sig() {
                 let _ = prev.set(old);
             }
             Err(e) => {
-                crate::diag::warn(&format!("gort: cannot read signal {sig}'s handler: {e}"));
+                crate::throw::warn(&format!("gort: cannot read signal {sig}'s handler: {e}"));
                 continue;
             }
         }
@@ -105,7 +105,7 @@ fn init_sig() {
         // SAFETY: `sighandler` has the SA_SIGINFO signature and is
         // async-signal-safe (module header).
         if let Err(e) = unsafe { sys::sigaction_set(sig, &sa) } {
-            crate::diag::warn(&format!("gort: cannot install the overflow handler: {e}"));
+            crate::throw::warn(&format!("gort: cannot install the overflow handler: {e}"));
         }
     }
 }

@@ -58,8 +58,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub(crate) use crate::diag::allgs::WaitReason;
-use crate::diag::throw;
 use crate::loom::{AtomicBool, AtomicUsize};
+use crate::throw::throw;
 use crate::time::{self, TimerId};
 use crate::wait::waiter::{self, Waiter};
 
