@@ -9,10 +9,14 @@
 //! ```
 //!
 //! Where each concept lives (docs/ARCHITECTURE.md tells the whole story):
-//! G in `g.rs`, its context switch in `switch.rs`, stacks in `stack/mod.rs`, P in
-//! `p/mod.rs`, M in `m.rs`, the scheduler loop in `sched/mod.rs`, waiting in
-//! `wait/waiter.rs`, spawning and the panic policy in `goroutine/spawn.rs`, joining in
-//! `goroutine/join.rs`, the environment knobs in `config.rs`.
+//! the nouns at the top — a goroutine `g.rs` with its context switch
+//! `switch.rs` and stack `stack/`, a thread `m.rs`, a processor `p/` with
+//! its run queue; the scheduler in `sched/` (the loop, hand-offs, blocking
+//! calls, sysmon, preemption); waiting in `wait/`, channels and `select!`
+//! in `chan/`, `sync/` and `time.rs` on top of it; sockets, files and the
+//! netpoller in `io/`; the program's side of a goroutine (spawn, join,
+//! goroutine-locals, `#[gort::main]`) in `goroutine/`; reports and traces
+//! in `diag/`; the environment knobs in `config.rs`; raw OS calls in `sys/`.
 
 #![warn(missing_docs)]
 
