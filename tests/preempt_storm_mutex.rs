@@ -8,7 +8,7 @@
 //! goroutine that then calls `lock()` blocks its M in the kernel, P and all.
 //! At GOMAXPROCS=1 nothing could run the holder again, unless sysmon notices
 //! the M that does not move, is blocked in the kernel, and hands its P to
-//! another M (the stuck-M release of docs/ARCHITECTURE.md section 11: an M
+//! another M (the stuck-M release of docs/ARCHITECTURE.md "Blocking calls, hand-off and locked Ms": an M
 //! stuck in a call nobody announced). So this storm checks that hand-off as
 //! much as preemption: mutual exclusion holds, every round's result is
 //! right, every line arrives whole, and nothing hangs.

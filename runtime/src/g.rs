@@ -105,7 +105,7 @@ pub(crate) trait Entry: Send + Sync {
 /// What a G runs: its entry before the first run, its coroutine after.
 pub(crate) enum GRun {
     /// Not started: an entry and no stack (lazy binding: docs/ARCHITECTURE.md,
-    /// section 4).
+    /// "Stacks").
     Fresh(std::sync::Arc<dyn Entry>),
     /// Started: suspended or running on its own stack.
     Started(GContext),

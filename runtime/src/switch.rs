@@ -5,7 +5,7 @@
 //! (stack/mod.rs implements corosensei's `Stack` trait for our stacks.)
 //!
 //! A G's coroutine is built at its first run, on a stack taken from the P's
-//! cache (lazy binding, docs/ARCHITECTURE.md section 4). Its body records
+//! cache (lazy binding, docs/ARCHITECTURE.md "Stacks"). Its body records
 //! the yielder in the G, runs the entry (which never unwinds: goroutine/join.rs
 //! `Task::run` catches panics, under goroutine/spawn.rs's policy) and returns; the M
 //! then takes the stack back with `into_stack`.

@@ -24,7 +24,7 @@
 //! symbol shows it: sched/alloc_probe.rs covers that case.
 //!
 //! One runtime function counts as user code: the goroutine entry
-//! `<Task<F, T> as Entry>::run` (goroutine/join.rs, [`USER_ENTRY`]). It is generic over
+//! `<Task<F, T> as Entry>::run` (goroutine/join.rs, [`USER_ENTRY_METHOD`]). It is generic over
 //! the goroutine's closure, and in an optimized build the closure's body is
 //! inlined into it: a goroutine's `loop { x += 1 }` lies inside a gort symbol.
 //! Its own runtime work (the task's lock) is kept out of line. Keeping std/core/alloc out is what makes
@@ -86,13 +86,9 @@ const RUNTIME_CRATES: &[&str] = &[
     "unicode_width",
 ];
 
-/// Runtime functions that count as user code (module header): (the impl's
-/// self type up to its generics, the trait, the method).
-const USER_ENTRY: &[(&str, &str, &str)] = &[(
-    "gort_runtime::join::Task<",
-    "gort_runtime::g::Entry",
-    "::run",
-)];
+/// The one runtime function that counts as user code (module header): the
+/// goroutine entry's `run`, named by `goroutine::entry_symbol_names`.
+const USER_ENTRY_METHOD: &str = "::run";
 
 /// The global allocator's entry points, by name: the shims every allocation
 /// goes through (`__rust_alloc`, and `__rg_alloc`, which calls the
@@ -220,9 +216,8 @@ fn split_qualified(path: &str) -> Option<(&str, Option<&str>)> {
 fn is_user_path(path: &str) -> bool {
     if let Some((ty, tr)) = split_qualified(path) {
         let rest = &path[ty.len() + tr.map_or(0, |t| t.len() + 4) + 2..];
-        let entry = USER_ENTRY
-            .iter()
-            .any(|&(t, r, m)| ty.starts_with(t) && tr == Some(r) && rest == m);
+        let (task, trait_) = crate::goroutine::entry_symbol_names();
+        let entry = ty.starts_with(task) && tr == Some(trait_) && rest == USER_ENTRY_METHOD;
         return entry || is_user_type(ty) || tr.is_some_and(is_user_path);
     }
     // `krate::...`; a name without a crate path is not user code.
@@ -437,6 +432,17 @@ mod tests {
     }
 
     #[test]
+    fn the_goroutine_entry_is_named_as_symbols_spell_it() {
+        assert_eq!(
+            crate::goroutine::entry_symbol_names(),
+            (
+                "gort_runtime::goroutine::join::Task<",
+                "gort_runtime::g::Entry"
+            )
+        );
+    }
+
+    #[test]
     fn user_paths() {
         for (path, user) in [
             ("std::io::stdio::_print", false),
@@ -473,16 +479,16 @@ mod tests {
             ("<<myapp::A as myapp::T>::X as core::fmt::Debug>::fmt", true),
             // The goroutine entry, where an optimized build inlines the
             // goroutine's closure (legacy and v0 mangling).
-            ("<gort_runtime::join::Task<F,T> as gort_runtime::g::Entry>::run", true),
+            ("<gort_runtime::goroutine::join::Task<F,T> as gort_runtime::g::Entry>::run", true),
             (
-                "<gort_runtime::join::Task<myapp::main::{closure#0}, u64> as gort_runtime::g::Entry>::run",
+                "<gort_runtime::goroutine::join::Task<myapp::main::{closure#0}, u64> as gort_runtime::g::Entry>::run",
                 true,
             ),
             (
-                "<gort_runtime::join::Task<F,T> as gort_runtime::join::Joinable<T>>::done",
+                "<gort_runtime::goroutine::join::Task<F,T> as gort_runtime::goroutine::join::Joinable<T>>::done",
                 false,
             ),
-            ("<gort_runtime::join::Task<F,T>>::finish", false),
+            ("<gort_runtime::goroutine::join::Task<F,T>>::finish", false),
             (
                 "<myapp::main::{closure#0} as core::ops::function::FnOnce<()>>::call_once",
                 true,

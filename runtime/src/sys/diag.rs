@@ -1,6 +1,6 @@
 //! The raw calls behind the diagnostics (diag/allgs.rs, diag/sigquit.rs, diag/trace.rs): a
-//! coarse clock for "waiting since", the SIGQUIT handler's one write to its
-//! self-pipe, and `atexit` for flushing a trace when the process exits.
+//! coarse clock for "waiting since" and `atexit` for flushing a trace when
+//! the process exits.
 
 use nix::time::{clock_gettime, ClockId};
 

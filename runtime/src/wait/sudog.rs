@@ -9,7 +9,7 @@
 //! - [`Sudog<T>`]: one per case: the value slot (the value to send, or the
 //!   place a received value lands) and the links of an intrusive queue. It
 //!   lives on the waiting party's stack; goroutine stacks never move
-//!   (docs/ARCHITECTURE.md section 4), so its address is stable while it is
+//!   (docs/ARCHITECTURE.md "Stacks"), so its address is stable while it is
 //!   queued.
 //! - [`WaitQ<T>`]: an intrusive FIFO of sudogs, kept inside the lock of the
 //!   object waited on.
