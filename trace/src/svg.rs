@@ -172,51 +172,115 @@ fn trim(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// A bar being built on one row: consecutive slices merged while they
+/// would be too narrow to tell apart.
+#[derive(Clone, Copy)]
+struct Bar<'a> {
+    /// The goroutine, or `MIXED`.
+    g: u64,
+    x0: f64,
+    x1: f64,
+    /// Slices merged into it.
+    n: usize,
+    /// The first of them (its P, M, length and end make the tooltip).
+    first: &'a Slice,
+}
+
+/// The picture's layout: the time scale and a row per P, then per M.
+struct Layout {
+    t0: f64,
+    t1: f64,
+    /// The track the M rows are drawn from: the M tracks (2) if the trace
+    /// has them, else the P slices' `m` (1).
+    m_track: u8,
+    p_row: BTreeMap<u64, f64>,
+    m_row: BTreeMap<u64, f64>,
+    m_top: f64,
+    bottom: f64,
+}
+
+impl Layout {
+    fn new(slices: &[Slice], marks: &[Mark]) -> Layout {
+        let t0 = 0f64.min(slices.iter().map(|s| s.ts).fold(f64::INFINITY, f64::min));
+        let t1 = slices
+            .iter()
+            .map(|s| s.ts + s.dur)
+            .chain(marks.iter().map(|m| m.ts))
+            .fold(t0 + 1.0, f64::max);
+        let m_track = if slices.iter().any(|s| s.track == 2) {
+            2
+        } else {
+            1
+        };
+        let ids = |track: u8, pid: u64, id: fn(&Slice) -> Option<u64>| {
+            let mut v: Vec<u64> = slices
+                .iter()
+                .filter(|s| s.track == track)
+                .filter_map(id)
+                .collect();
+            v.extend(marks.iter().filter(|m| m.pid == pid).map(|m| m.tid));
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let p_ids = ids(1, 1, |s| s.p);
+        let m_ids = ids(m_track, 2, |s| s.m);
+        let rows = |ids: &[u64], top: f64| -> BTreeMap<u64, f64> {
+            ids.iter()
+                .enumerate()
+                .map(|(i, &id)| (id, top + i as f64 * (ROW + GAP)))
+                .collect()
+        };
+        let m_top = TOP + p_ids.len() as f64 * (ROW + GAP) + SECTION_GAP;
+        Layout {
+            t0,
+            t1,
+            m_track,
+            p_row: rows(&p_ids, TOP),
+            m_row: rows(&m_ids, m_top),
+            m_top,
+            bottom: m_top + m_ids.len() as f64 * (ROW + GAP),
+        }
+    }
+
+    /// The x of time `t`.
+    fn x(&self, t: f64) -> f64 {
+        LEFT + (t - self.t0) / (self.t1 - self.t0) * (WIDTH - LEFT - RIGHT)
+    }
+
+    /// The row of slice `s` on the P rows (`on_p`) or the M rows.
+    fn row_of(&self, s: &Slice, on_p: bool) -> Option<f64> {
+        if on_p {
+            s.p.filter(|_| s.track == 1)
+                .and_then(|p| self.p_row.get(&p).copied())
+        } else {
+            s.m.filter(|_| s.track == self.m_track)
+                .and_then(|m| self.m_row.get(&m).copied())
+        }
+    }
+}
+
 fn draw(slices: &[Slice], marks: &[Mark]) -> String {
-    let t0 = 0f64.min(slices.iter().map(|s| s.ts).fold(f64::INFINITY, f64::min));
-    let t1 = slices
-        .iter()
-        .map(|s| s.ts + s.dur)
-        .chain(marks.iter().map(|m| m.ts))
-        .fold(t0 + 1.0, f64::max);
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let x = |t: f64| LEFT + (t - t0) / (t1 - t0) * plot_w;
-
-    // Rows: every P seen, then every M seen. M rows come from the M tracks;
-    // a trace without them gets M rows from the P slices' `m`.
-    let m_track = if slices.iter().any(|s| s.track == 2) {
-        2
-    } else {
-        1
-    };
-    let on_p = |s: &&Slice| s.track == 1;
-    let on_m = move |s: &&Slice| s.track == m_track;
-    let mut p_ids: Vec<u64> = slices.iter().filter(on_p).filter_map(|s| s.p).collect();
-    p_ids.extend(marks.iter().filter(|m| m.pid == 1).map(|m| m.tid));
-    p_ids.sort_unstable();
-    p_ids.dedup();
-    let mut m_ids: Vec<u64> = slices.iter().filter(on_m).filter_map(|s| s.m).collect();
-    m_ids.extend(marks.iter().filter(|m| m.pid == 2).map(|m| m.tid));
-    m_ids.sort_unstable();
-    m_ids.dedup();
-    let p_row: BTreeMap<u64, f64> = p_ids
-        .iter()
-        .enumerate()
-        .map(|(i, &p)| (p, TOP + i as f64 * (ROW + GAP)))
-        .collect();
-    let m_top = TOP + p_ids.len() as f64 * (ROW + GAP) + SECTION_GAP;
-    let m_row: BTreeMap<u64, f64> = m_ids
-        .iter()
-        .enumerate()
-        .map(|(i, &m)| (m, m_top + i as f64 * (ROW + GAP)))
-        .collect();
-    let bottom = m_top + m_ids.len() as f64 * (ROW + GAP);
-    let height = bottom + 50.0;
-
-    let steals = marks.iter().filter(|m| m.name == "steal").count();
-    let preempts = marks.iter().filter(|m| m.name == "preempt").count();
-    let handoffs = marks.iter().filter(|m| m.name == "handoff").count();
+    let l = Layout::new(slices, marks);
     let mut o = String::new();
+    header(&mut o, &l, slices, marks);
+    axis(&mut o, &l);
+    row_labels(&mut o, &l);
+    for on_p in [true, false] {
+        bars(&mut o, &l, slices, on_p);
+    }
+    for mk in marks {
+        marker(&mut o, &l, mk);
+    }
+    legend(&mut o, l.bottom + 24.0);
+    o.push_str("</svg>\n");
+    o
+}
+
+/// The document's start, the background and the title line with counts.
+fn header(o: &mut String, l: &Layout, slices: &[Slice], marks: &[Mark]) {
+    let height = l.bottom + 50.0;
+    let count = |name: &str| marks.iter().filter(|m| m.name == name).count();
     let _ = writeln!(
         o,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height:.0}\" viewBox=\"0 0 {WIDTH} {height:.0}\" font-family=\"sans-serif\" font-size=\"11\">"
@@ -224,31 +288,40 @@ fn draw(slices: &[Slice], marks: &[Mark]) -> String {
     let _ = writeln!(o, "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>");
     let _ = writeln!(
         o,
-        "<text x=\"{LEFT}\" y=\"18\" font-size=\"14\" font-weight=\"bold\">gort trace: {} slices on {} Ps and {} Ms, {steals} steals, {preempts} preemptions, {handoffs} hand-offs, {}</text>",
-        slices.iter().filter(on_m).count(),
-        p_ids.len(),
-        m_ids.len(),
-        esc(&fmt_us(t1 - t0))
+        "<text x=\"{LEFT}\" y=\"18\" font-size=\"14\" font-weight=\"bold\">gort trace: {} slices on {} Ps and {} Ms, {} steals, {} preemptions, {} hand-offs, {}</text>",
+        slices.iter().filter(|s| s.track == l.m_track).count(),
+        l.p_row.len(),
+        l.m_row.len(),
+        count("steal"),
+        count("preempt"),
+        count("handoff"),
+        esc(&fmt_us(l.t1 - l.t0))
     );
+}
 
-    // Time axis and grid.
-    let step = tick_step(t1 - t0);
-    let mut t = (t0 / step).ceil() * step;
-    while t <= t1 {
-        let xx = x(t);
+/// The time axis and its grid lines.
+fn axis(o: &mut String, l: &Layout) {
+    let step = tick_step(l.t1 - l.t0);
+    let mut t = (l.t0 / step).ceil() * step;
+    while t <= l.t1 {
+        let xx = l.x(t);
         let _ = writeln!(
             o,
-            "<line x1=\"{xx:.1}\" y1=\"{:.1}\" x2=\"{xx:.1}\" y2=\"{bottom:.1}\" stroke=\"#e4e4e4\"/><text x=\"{xx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
+            "<line x1=\"{xx:.1}\" y1=\"{:.1}\" x2=\"{xx:.1}\" y2=\"{:.1}\" stroke=\"#e4e4e4\"/><text x=\"{xx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
             TOP - 10.0,
+            l.bottom,
             TOP - 14.0,
             esc(&fmt_us(t))
         );
         t += step;
     }
+}
 
-    // Row backgrounds and labels.
-    let rows = |o: &mut String, ids: &BTreeMap<u64, f64>, prefix: &str| {
-        for (id, y) in ids {
+/// Row backgrounds and labels, and the caption over the M rows.
+fn row_labels(o: &mut String, l: &Layout) {
+    let plot_w = WIDTH - LEFT - RIGHT;
+    for (rows, prefix) in [(&l.p_row, "P"), (&l.m_row, "M")] {
+        for (id, y) in rows {
             let _ = writeln!(
                 o,
                 "<rect x=\"{LEFT}\" y=\"{y:.1}\" width=\"{plot_w:.1}\" height=\"{ROW}\" fill=\"#f6f6f6\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-weight=\"bold\">{prefix}{id}</text>",
@@ -256,169 +329,190 @@ fn draw(slices: &[Slice], marks: &[Mark]) -> String {
                 y + ROW / 2.0 + 4.0
             );
         }
-    };
-    rows(&mut o, &p_row, "P");
-    rows(&mut o, &m_row, "M");
-    if !m_ids.is_empty() {
+    }
+    if !l.m_row.is_empty() {
         let _ = writeln!(
             o,
             "<text x=\"{LEFT}\" y=\"{:.1}\" fill=\"#555\">threads (M): which OS thread ran each slice</text>",
-            m_top - 8.0
+            l.m_top - 8.0
         );
     }
+}
 
-    // Bars, merged per row.
-    let bars = |o: &mut String, key: &dyn Fn(&Slice) -> Option<f64>| {
-        let mut by_row: BTreeMap<u64, Vec<&Slice>> = BTreeMap::new();
-        for s in slices {
-            if let Some(y) = key(s) {
-                by_row.entry(y.to_bits()).or_default().push(s);
-            }
+/// The slices of the P rows (`on_p`) or the M rows as bars, merged per row.
+fn bars(o: &mut String, l: &Layout, slices: &[Slice], on_p: bool) {
+    let mut by_row: BTreeMap<u64, Vec<&Slice>> = BTreeMap::new();
+    for s in slices {
+        if let Some(y) = l.row_of(s, on_p) {
+            by_row.entry(y.to_bits()).or_default().push(s);
         }
-        for (ybits, mut v) in by_row {
-            let y = f64::from_bits(ybits);
-            v.sort_by(|a, b| a.ts.total_cmp(&b.ts));
-            let mut cur: Option<(u64, f64, f64, usize, &Slice)> = None; // g, x0, x1, n, first
-            let flush = |o: &mut String, c: (u64, f64, f64, usize, &Slice)| {
-                let (g, x0, x1, n, s) = c;
-                let w = (x1 - x0).max(0.6);
-                let runs = if n > 1 {
-                    format!(", {n} slices")
-                } else {
-                    String::new()
-                };
-                let tip = if g == MIXED {
-                    format!("{n} slices of several goroutines, each too short to draw")
-                } else {
-                    format!(
-                        "G{g} on P{} M{}: {}{runs}, ended by {}",
-                        s.p.map_or("?".into(), |p| p.to_string()),
-                        s.m.map_or("?".into(), |m| m.to_string()),
-                        fmt_us(s.dur),
-                        s.end
-                    )
-                };
-                let fill = if g == MIXED {
-                    "#9e9e9e".to_string()
-                } else {
-                    colour(g)
-                };
+    }
+    for (ybits, mut v) in by_row {
+        let y = f64::from_bits(ybits);
+        v.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+        let mut cur: Option<Bar> = None;
+        for s in v {
+            let (a, b) = (l.x(s.ts), l.x(s.ts + s.dur));
+            cur = match cur {
+                Some(c) if c.g == s.g && a - c.x1 < MERGE_PX => Some(Bar {
+                    x1: c.x1.max(b),
+                    n: c.n + 1,
+                    ..c
+                }),
+                // Sub-pixel slices of different goroutines in a row become
+                // one grey bar (a wide bar is never absorbed).
+                Some(c)
+                    if b - a < MERGE_PX
+                        && a - c.x1 < MERGE_PX
+                        && (c.g == MIXED || c.x1 - c.x0 < MERGE_PX) =>
+                {
+                    Some(Bar {
+                        g: MIXED,
+                        x1: c.x1.max(b),
+                        n: c.n + 1,
+                        ..c
+                    })
+                }
+                Some(c) => {
+                    bar(o, y, c);
+                    Some(Bar {
+                        g: s.g,
+                        x0: a,
+                        x1: b,
+                        n: 1,
+                        first: s,
+                    })
+                }
+                None => Some(Bar {
+                    g: s.g,
+                    x0: a,
+                    x1: b,
+                    n: 1,
+                    first: s,
+                }),
+            };
+        }
+        if let Some(c) = cur {
+            bar(o, y, c);
+        }
+    }
+}
+
+/// One bar on the row at `y`, with its tooltip and, if wide enough, its
+/// goroutine's name.
+fn bar(o: &mut String, y: f64, c: Bar) {
+    let Bar {
+        g,
+        x0,
+        x1,
+        n,
+        first: s,
+    } = c;
+    let w = (x1 - x0).max(0.6);
+    let runs = if n > 1 {
+        format!(", {n} slices")
+    } else {
+        String::new()
+    };
+    let tip = if g == MIXED {
+        format!("{n} slices of several goroutines, each too short to draw")
+    } else {
+        format!(
+            "G{g} on P{} M{}: {}{runs}, ended by {}",
+            s.p.map_or("?".into(), |p| p.to_string()),
+            s.m.map_or("?".into(), |m| m.to_string()),
+            fmt_us(s.dur),
+            s.end
+        )
+    };
+    let fill = if g == MIXED {
+        "#9e9e9e".to_string()
+    } else {
+        colour(g)
+    };
+    let _ = write!(
+        o,
+        "<rect x=\"{x0:.2}\" y=\"{:.1}\" width=\"{w:.2}\" height=\"{:.1}\" fill=\"{}\"><title>{}</title></rect>",
+        y + 2.0,
+        ROW - 4.0,
+        fill,
+        esc(&tip)
+    );
+    if w > 26.0 && g != MIXED {
+        let _ = write!(
+            o,
+            "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#fff\" font-size=\"10\">G{g}</text>",
+            x0 + 3.0,
+            y + ROW / 2.0 + 4.0
+        );
+    }
+    o.push('\n');
+}
+
+/// One instant event's marker on its row: a steal (with a dashed line from
+/// the victim's row), a preemption, a hand-off, a netpoll wake-up or a
+/// blocking call's edge.
+fn marker(o: &mut String, l: &Layout, mk: &Mark) {
+    let xx = l.x(mk.ts);
+    let row = if mk.pid == 1 { &l.p_row } else { &l.m_row };
+    let Some(&y) = row.get(&mk.tid) else { return };
+    match mk.name.as_str() {
+        "steal" => {
+            if let Some(&fy) = mk.from.and_then(|f| l.p_row.get(&f)) {
                 let _ = write!(
                     o,
-                    "<rect x=\"{x0:.2}\" y=\"{:.1}\" width=\"{w:.2}\" height=\"{:.1}\" fill=\"{}\"><title>{}</title></rect>",
-                    y + 2.0,
-                    ROW - 4.0,
-                    fill,
-                    esc(&tip)
-                );
-                if w > 26.0 && g != MIXED {
-                    let _ = write!(
-                        o,
-                        "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#fff\" font-size=\"10\">G{g}</text>",
-                        x0 + 3.0,
-                        y + ROW / 2.0 + 4.0
-                    );
-                }
-                o.push('\n');
-            };
-            for s in v {
-                let (a, b) = (x(s.ts), x(s.ts + s.dur));
-                cur = match cur {
-                    Some((g, x0, x1, n, f)) if g == s.g && a - x1 < MERGE_PX => {
-                        Some((g, x0, x1.max(b), n + 1, f))
-                    }
-                    // Sub-pixel slices of different goroutines in a row
-                    // become one grey bar (a wide bar is never absorbed).
-                    Some((g, x0, x1, n, f))
-                        if b - a < MERGE_PX
-                            && a - x1 < MERGE_PX
-                            && (g == MIXED || x1 - x0 < MERGE_PX) =>
-                    {
-                        Some((MIXED, x0, x1.max(b), n + 1, f))
-                    }
-                    Some(c) => {
-                        flush(o, c);
-                        Some((s.g, a, b, 1, s))
-                    }
-                    None => Some((s.g, a, b, 1, s)),
-                };
-            }
-            if let Some(c) = cur {
-                flush(o, c);
-            }
-        }
-    };
-    bars(&mut o, &|s: &Slice| {
-        s.p.filter(|_| s.track == 1)
-            .and_then(|p| p_row.get(&p).copied())
-    });
-    bars(&mut o, &|s: &Slice| {
-        s.m.filter(|_| s.track == m_track)
-            .and_then(|m| m_row.get(&m).copied())
-    });
-
-    // Markers.
-    for mk in marks {
-        let xx = x(mk.ts);
-        let row = if mk.pid == 1 { &p_row } else { &m_row };
-        let Some(&y) = row.get(&mk.tid) else { continue };
-        match mk.name.as_str() {
-            "steal" => {
-                if let Some(&fy) = mk.from.and_then(|f| p_row.get(&f)) {
-                    let _ = write!(
-                        o,
-                        "<line x1=\"{xx:.2}\" y1=\"{:.1}\" x2=\"{xx:.2}\" y2=\"{:.1}\" stroke=\"#1565c0\" stroke-dasharray=\"2,2\"/>",
-                        fy + ROW / 2.0,
-                        y + ROW / 2.0
-                    );
-                }
-                let _ = writeln!(
-                    o,
-                    "<path d=\"M{:.2},{:.1} L{:.2},{:.1} L{xx:.2},{:.1} Z\" fill=\"#1565c0\"><title>steal from P{}</title></path>",
-                    xx - 5.0,
-                    y - 3.0,
-                    xx + 5.0,
-                    y - 3.0,
-                    y + 6.0,
-                    mk.from.map_or("?".into(), |f| f.to_string())
-                );
-            }
-            "preempt" => {
-                let _ = writeln!(
-                    o,
-                    "<path d=\"M{xx:.2},{:.1} l4,6 l-4,6 l-4,-6 Z\" fill=\"#d32f2f\"><title>preempted</title></path>",
-                    y + ROW - 8.0
-                );
-            }
-            "handoff" => {
-                let _ = writeln!(
-                    o,
-                    "<rect x=\"{:.2}\" y=\"{:.1}\" width=\"8\" height=\"8\" fill=\"#ef6c00\"><title>P handed off</title></rect>",
-                    xx - 4.0,
-                    y - 4.0
-                );
-            }
-            "netpoll" => {
-                let _ = writeln!(
-                    o,
-                    "<circle cx=\"{xx:.2}\" cy=\"{:.1}\" r=\"3.5\" fill=\"#2e7d32\"><title>netpoll readied goroutines</title></circle>",
+                    "<line x1=\"{xx:.2}\" y1=\"{:.1}\" x2=\"{xx:.2}\" y2=\"{:.1}\" stroke=\"#1565c0\" stroke-dasharray=\"2,2\"/>",
+                    fy + ROW / 2.0,
                     y + ROW / 2.0
                 );
             }
-            "syscall enter" | "syscall exit" => {
-                let _ = writeln!(
-                    o,
-                    "<line x1=\"{xx:.2}\" y1=\"{y:.1}\" x2=\"{xx:.2}\" y2=\"{:.1}\" stroke=\"#7b1fa2\" stroke-width=\"1.5\"><title>{}</title></line>",
-                    y + ROW,
-                    esc(&mk.name)
-                );
-            }
-            _ => {}
+            let _ = writeln!(
+                o,
+                "<path d=\"M{:.2},{:.1} L{:.2},{:.1} L{xx:.2},{:.1} Z\" fill=\"#1565c0\"><title>steal from P{}</title></path>",
+                xx - 5.0,
+                y - 3.0,
+                xx + 5.0,
+                y - 3.0,
+                y + 6.0,
+                mk.from.map_or("?".into(), |f| f.to_string())
+            );
         }
+        "preempt" => {
+            let _ = writeln!(
+                o,
+                "<path d=\"M{xx:.2},{:.1} l4,6 l-4,6 l-4,-6 Z\" fill=\"#d32f2f\"><title>preempted</title></path>",
+                y + ROW - 8.0
+            );
+        }
+        "handoff" => {
+            let _ = writeln!(
+                o,
+                "<rect x=\"{:.2}\" y=\"{:.1}\" width=\"8\" height=\"8\" fill=\"#ef6c00\"><title>P handed off</title></rect>",
+                xx - 4.0,
+                y - 4.0
+            );
+        }
+        "netpoll" => {
+            let _ = writeln!(
+                o,
+                "<circle cx=\"{xx:.2}\" cy=\"{:.1}\" r=\"3.5\" fill=\"#2e7d32\"><title>netpoll readied goroutines</title></circle>",
+                y + ROW / 2.0
+            );
+        }
+        "syscall enter" | "syscall exit" => {
+            let _ = writeln!(
+                o,
+                "<line x1=\"{xx:.2}\" y1=\"{y:.1}\" x2=\"{xx:.2}\" y2=\"{:.1}\" stroke=\"#7b1fa2\" stroke-width=\"1.5\"><title>{}</title></line>",
+                y + ROW,
+                esc(&mk.name)
+            );
+        }
+        _ => {}
     }
+}
 
-    // Legend.
-    let ly = bottom + 24.0;
+/// The legend line at `ly`.
+fn legend(o: &mut String, ly: f64) {
     let _ = writeln!(
         o,
         "<g fill=\"#333\"><text x=\"{LEFT}\" y=\"{ly:.1}\">bar colour = goroutine</text>\
@@ -441,8 +535,6 @@ fn draw(slices: &[Slice], marks: &[Mark]) -> String {
         ly + 1.0,
         LEFT + 558.0,
     );
-    o.push_str("</svg>\n");
-    o
 }
 
 #[cfg(test)]
