@@ -13,6 +13,11 @@ use crate::stack::{check_stack_size, DEFAULT_STACK_SIZE};
 use crate::throw::warn;
 
 /// Go's `_MaxGomaxprocs`: more Ps than this is taken as a mistake.
+///
+/// ```
+/// assert_eq!(gort::MAX_GOMAXPROCS, 1024);
+/// assert!(gort::gomaxprocs() <= gort::debug::MAX_GOMAXPROCS);
+/// ```
 pub const MAX_GOMAXPROCS: usize = 1024;
 
 /// Settings read from the environment at runtime start.
@@ -30,6 +35,11 @@ pub(crate) struct Config {
 }
 
 /// Go's forcePreemptNS.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(gort::debug::DEFAULT_TIMESLICE, Duration::from_millis(10));
+/// ```
 pub const DEFAULT_TIMESLICE: Duration = Duration::from_millis(10);
 /// The shortest time slice accepted (sysmon's finest tick is 20 µs).
 const MIN_TIMESLICE: Duration = Duration::from_micros(100);

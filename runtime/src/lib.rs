@@ -54,7 +54,7 @@ pub use config::MAX_GOMAXPROCS;
 pub use diag::stats::{stats, Stats};
 pub use goroutine::{spawn, AccessError, Builder, JoinHandle, LocalKey};
 pub use sched::no_preempt;
-pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+pub use stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
 
 /// Spawns a goroutine: Go's `go f()`. Returns a [`JoinHandle`].
 ///
@@ -135,6 +135,20 @@ pub fn lock_os_thread() {
 }
 
 /// Undoes one [`lock_os_thread`] (Go's `runtime.UnlockOSThread`).
+///
+/// ```
+/// gort::go!(|| {
+///     gort::lock_os_thread();
+///     gort::lock_os_thread(); // calls nest
+///     gort::unlock_os_thread(); // still locked once
+///     let before = std::thread::current().id();
+///     gort::yield_now();
+///     assert_eq!(std::thread::current().id(), before);
+///     gort::unlock_os_thread(); // now free to move
+/// })
+/// .join()
+/// .unwrap();
+/// ```
 pub fn unlock_os_thread() {
     sched::unlock_os_thread();
 }

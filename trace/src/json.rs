@@ -5,6 +5,13 @@
 #![forbid(unsafe_code)]
 
 /// A parsed JSON value.
+///
+/// ```
+/// use gort_trace::json::{parse, Value};
+/// let v = parse(r#"{"ok": true, "n": null}"#).unwrap();
+/// let want = Value::Obj(vec![("ok".into(), Value::Bool(true)), ("n".into(), Value::Null)]);
+/// assert_eq!(v, want);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// `null`.
@@ -23,6 +30,12 @@ pub enum Value {
 
 impl Value {
     /// The member `key` of an object.
+    ///
+    /// ```
+    /// let v = gort_trace::json::parse(r#"{"name": "G7", "ts": 12}"#).unwrap();
+    /// assert_eq!(v.get("name").and_then(|n| n.as_str()), Some("G7"));
+    /// assert!(v.get("missing").is_none());
+    /// ```
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
             Value::Obj(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
@@ -31,6 +44,12 @@ impl Value {
     }
 
     /// The text of a string.
+    ///
+    /// ```
+    /// use gort_trace::json::{parse, Value};
+    /// assert_eq!(parse(r#""tab\t""#).unwrap().as_str(), Some("tab\t"));
+    /// assert_eq!(Value::Num(1.0).as_str(), None);
+    /// ```
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
@@ -39,6 +58,12 @@ impl Value {
     }
 
     /// The value of a number.
+    ///
+    /// ```
+    /// use gort_trace::json::parse;
+    /// assert_eq!(parse("-2.5e3").unwrap().as_f64(), Some(-2500.0));
+    /// assert_eq!(parse(r#""1""#).unwrap().as_f64(), None); // a string, not a number
+    /// ```
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Num(n) => Some(*n),
@@ -47,6 +72,14 @@ impl Value {
     }
 
     /// The elements of an array.
+    ///
+    /// ```
+    /// let v = gort_trace::json::parse("[1, [2], {}]").unwrap();
+    /// let a = v.as_array().unwrap();
+    /// assert_eq!(a.len(), 3);
+    /// assert_eq!(a[1].as_array().map(|x| x.len()), Some(1));
+    /// assert!(a[2].as_array().is_none());
+    /// ```
     pub fn as_array(&self) -> Option<&[Value]> {
         match self {
             Value::Arr(a) => Some(a),
@@ -56,6 +89,15 @@ impl Value {
 }
 
 /// Parses a whole JSON document. The error says where it went wrong.
+///
+/// ```
+/// use gort_trace::json::parse;
+/// let v = parse(r#"{"traceEvents": [{"ph": "X", "dur": 1.5}]}"#).unwrap();
+/// let ev = &v.get("traceEvents").unwrap().as_array().unwrap()[0];
+/// assert_eq!(ev.get("dur").and_then(|d| d.as_f64()), Some(1.5));
+/// let err = parse("[1,]").unwrap_err();
+/// assert!(err.contains("at byte"));
+/// ```
 pub fn parse(text: &str) -> Result<Value, String> {
     let mut p = Parser {
         b: text.as_bytes(),

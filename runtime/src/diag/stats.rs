@@ -5,6 +5,13 @@
 #![forbid(unsafe_code)]
 
 /// Scheduler counters at one moment. See [`stats`].
+///
+/// ```
+/// gort::go!(|| ()).join().unwrap();
+/// let s: gort::Stats = gort::stats();
+/// assert!(s.spawned >= 1);
+/// assert!(s.ran_per_p.iter().sum::<u64>() >= 1); // the goroutine ran on some P
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

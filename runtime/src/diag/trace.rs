@@ -251,6 +251,15 @@ fn record(ev: Ev) {
 /// Starts recording a trace, to be written to `path` by [`stop`] (or when
 /// the process exits, if `GORT_TRACE` started it). Fails if a trace is
 /// already being recorded.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("gort-doc-trace-start-{}.json", std::process::id()));
+/// gort::trace::start(&path).unwrap();
+/// let again = gort::trace::start(&path).unwrap_err(); // one trace at a time
+/// assert_eq!(again.kind(), std::io::ErrorKind::AlreadyExists);
+/// gort::trace::stop().unwrap();
+/// std::fs::remove_file(&path).unwrap();
+/// ```
 pub fn start(path: impl AsRef<Path>) -> io::Result<()> {
     // The runtime must exist for its Ps and Ms to be traced.
     let _ = crate::sched::sched();
@@ -278,6 +287,16 @@ fn start_session(path: &Path) -> io::Result<()> {
 }
 
 /// What [`stop`] wrote.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("gort-doc-trace-summary-{}.json", std::process::id()));
+/// gort::trace::start(&path).unwrap();
+/// gort::go!(|| ()).join().unwrap();
+/// let s: gort::trace::Summary = gort::trace::stop().unwrap();
+/// assert_eq!(s.path, path);
+/// assert!(s.slices >= 1 && s.events >= s.slices);
+/// std::fs::remove_file(&path).unwrap();
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Summary {
@@ -293,6 +312,16 @@ pub struct Summary {
 
 /// Stops recording and writes the trace file given to [`start`]. Fails if no
 /// trace is being recorded, or with the file system's error.
+///
+/// ```
+/// assert!(gort::trace::stop().is_err()); // no trace yet
+/// let path = std::env::temp_dir().join(format!("gort-doc-trace-stop-{}.json", std::process::id()));
+/// gort::trace::start(&path).unwrap();
+/// gort::go!(|| 1 + 1).join().unwrap();
+/// let summary = gort::trace::stop().unwrap();
+/// assert!(std::fs::read_to_string(&summary.path).unwrap().contains("\"traceEvents\""));
+/// std::fs::remove_file(&path).unwrap();
+/// ```
 pub fn stop() -> io::Result<Summary> {
     let Some(session) = SESSION.lock().take() else {
         return Err(io::Error::other("gort: no trace is being recorded"));
@@ -319,12 +348,32 @@ pub fn stop() -> io::Result<Summary> {
 }
 
 /// True while a trace is being recorded.
+///
+/// ```
+/// assert!(!gort::trace::is_tracing());
+/// let path = std::env::temp_dir().join(format!("gort-doc-trace-on-{}.json", std::process::id()));
+/// gort::trace::start(&path).unwrap();
+/// assert!(gort::trace::is_tracing());
+/// gort::trace::stop().unwrap();
+/// assert!(!gort::trace::is_tracing());
+/// std::fs::remove_file(&path).unwrap();
+/// ```
 pub fn is_tracing() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
 /// Events recorded and not yet written, over all threads (0 when tracing
 /// was never on: nothing is recorded, and no buffer exists).
+///
+/// ```
+/// assert_eq!(gort::trace::buffered_events(), 0); // never traced
+/// let path = std::env::temp_dir().join(format!("gort-doc-trace-buf-{}.json", std::process::id()));
+/// gort::trace::start(&path).unwrap();
+/// gort::go!(|| ()).join().unwrap();
+/// assert!(gort::trace::buffered_events() >= 1); // at least its slice's start
+/// gort::trace::stop().unwrap();
+/// std::fs::remove_file(&path).unwrap();
+/// ```
 pub fn buffered_events() -> usize {
     BUFS.lock().iter().map(|b| b.recs.lock().len()).sum()
 }

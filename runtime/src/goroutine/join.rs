@@ -197,6 +197,13 @@ impl<T> JoinHandle<T> {
     /// with the panic payload if it panicked (as `std::thread::JoinHandle`).
     /// On a goroutine this parks only the goroutine; on a plain thread it
     /// blocks the thread.
+    ///
+    /// ```
+    /// assert_eq!(gort::go!(|| "done").join().unwrap(), "done");
+    /// let bad = gort::go!(|| -> u8 { panic!("boom") });
+    /// let payload = bad.join().unwrap_err();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// ```
     pub fn join(self) -> thread::Result<T> {
         let mut me = Some(Waiter::current());
         loop {
@@ -208,16 +215,44 @@ impl<T> JoinHandle<T> {
     }
 
     /// True once the goroutine has finished (its result is ready).
+    ///
+    /// ```
+    /// let (tx, rx) = gort::chan::bounded::<()>(0);
+    /// let h = gort::go!(move || rx.recv().unwrap());
+    /// assert!(!h.is_finished()); // still waiting for the message
+    /// tx.send(()).unwrap();
+    /// while !h.is_finished() {
+    ///     gort::yield_now();
+    /// }
+    /// h.join().unwrap();
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.packet.done()
     }
 
     /// The goroutine's id (as in Go's tracebacks: goroutine 1 is main).
+    ///
+    /// ```
+    /// let (a, b) = (gort::go!(|| ()), gort::go!(|| ()));
+    /// assert!(a.id() >= 1);
+    /// assert!(b.id() > a.id()); // ids count up, as Go's goids
+    /// a.join().unwrap();
+    /// b.join().unwrap();
+    /// ```
     pub fn id(&self) -> u64 {
         self.id
     }
 
     /// The goroutine's name, if it was given one with `Builder::name`.
+    ///
+    /// ```
+    /// let named = gort::Builder::new().name("fetcher").spawn(|| ()).unwrap();
+    /// assert_eq!(named.name(), Some("fetcher"));
+    /// let anon = gort::go!(|| ());
+    /// assert_eq!(anon.name(), None);
+    /// named.join().unwrap();
+    /// anon.join().unwrap();
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }

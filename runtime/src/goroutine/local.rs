@@ -106,12 +106,38 @@ macro_rules! local {
 
 /// A goroutine-local key, declared with [`local!`](crate::local!). The
 /// key's address identifies it, so it must be a `static`.
+///
+/// ```
+/// use std::cell::Cell;
+/// gort::local! { static ID: Cell<u32> = Cell::new(0); }
+///
+/// ID.set(1); // this thread's value
+/// let theirs = gort::go!(|| ID.get()).join().unwrap();
+/// assert_eq!((ID.get(), theirs), (1, 0)); // the goroutine had its own
+/// ```
 pub struct LocalKey<T: Send + 'static> {
     init: fn() -> T,
 }
 
 /// The error of [`LocalKey::try_with`]: the value was already dropped (the
 /// goroutine or thread is exiting and its values are being destroyed).
+///
+/// ```
+/// use std::cell::Cell;
+/// gort::local! { static LATE: Cell<u8> = Cell::new(0); }
+///
+/// struct Probe;
+/// impl Drop for Probe {
+///     fn drop(&mut self) {
+///         // The goroutine is exiting: LATE cannot be made any more.
+///         let err: gort::AccessError = LATE.try_with(|_| ()).unwrap_err();
+///         assert!(err.to_string().contains("destruction"));
+///     }
+/// }
+/// gort::local! { static PROBE: Probe = Probe; }
+///
+/// gort::go!(|| PROBE.with(|_| ())).join().unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AccessError;
@@ -158,6 +184,14 @@ impl<T: Send + 'static> LocalKey<T> {
 
     /// Like [`with`](Self::with), but returns [`AccessError`] instead of
     /// panicking when the value was already destroyed.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// gort::local! { static COUNT: Cell<u32> = Cell::new(5); }
+    ///
+    /// let got = gort::go!(|| COUNT.try_with(|c| c.get() + 1)).join().unwrap();
+    /// assert_eq!(got, Ok(6));
+    /// ```
     pub fn try_with<R>(&'static self, f: impl FnOnce(&T) -> R) -> Result<R, AccessError> {
         let v = self.get_or_init()?;
         let v = v
@@ -208,6 +242,18 @@ impl<T: Send + Copy + 'static> LocalKey<Cell<T>> {
     }
 
     /// Stores `v` in this goroutine's cell.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// gort::local! { static LEVEL: Cell<u8> = Cell::new(0); }
+    ///
+    /// let h = gort::go!(|| {
+    ///     LEVEL.set(3);
+    ///     LEVEL.get()
+    /// });
+    /// assert_eq!(h.join().unwrap(), 3);
+    /// assert_eq!(LEVEL.get(), 0); // this thread's value is untouched
+    /// ```
     pub fn set(&'static self, v: T) {
         self.with(|c| c.set(v));
     }
@@ -215,6 +261,14 @@ impl<T: Send + Copy + 'static> LocalKey<Cell<T>> {
 
 impl<T: Send + 'static> LocalKey<RefCell<T>> {
     /// Runs `f` with a shared borrow of this goroutine's value.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// gort::local! { static NAMES: RefCell<Vec<&'static str>> = RefCell::new(vec!["main"]); }
+    ///
+    /// let n = gort::go!(|| NAMES.with_borrow(|v| v.len())).join().unwrap();
+    /// assert_eq!(n, 1);
+    /// ```
     pub fn with_borrow<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         self.with(|c| f(&c.borrow()))
     }

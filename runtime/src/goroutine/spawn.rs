@@ -45,11 +45,26 @@ pub struct Builder {
 
 impl Builder {
     /// A builder with the defaults (no name, the default stack size).
+    ///
+    /// ```
+    /// let h = gort::Builder::new().spawn(|| 40 + 2).unwrap();
+    /// assert_eq!(h.name(), None);
+    /// assert_eq!(h.join().unwrap(), 42);
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
 
     /// Names the goroutine (shown in panic reports).
+    ///
+    /// ```
+    /// let h = gort::Builder::new()
+    ///     .name(format!("worker-{}", 3))
+    ///     .spawn(|| ())
+    ///     .unwrap();
+    /// assert_eq!(h.name(), Some("worker-3"));
+    /// h.join().unwrap();
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
         self
@@ -57,6 +72,18 @@ impl Builder {
 
     /// Sets the stack size in bytes (virtual; committed as touched). Sizes
     /// below [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE) make `spawn` fail.
+    ///
+    /// ```
+    /// let left = gort::Builder::new()
+    ///     .stack_size(4 << 20)
+    ///     .spawn(|| gort::debug::remaining_stack().unwrap())
+    ///     .unwrap()
+    ///     .join()
+    ///     .unwrap();
+    /// assert!(left > 3 << 20 && left < 4 << 20);
+    /// let err = gort::Builder::new().stack_size(4096).spawn(|| ()).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
     pub fn stack_size(mut self, size: usize) -> Builder {
         self.stack_size = Some(size);
         self
@@ -67,6 +94,16 @@ impl Builder {
     /// stack could not get a guard page: on kernels without
     /// `MADV_GUARD_INSTALL` each guard costs mappings, and the message names the
     /// `vm.max_map_count` sysctl to raise.
+    ///
+    /// ```
+    /// let h = gort::Builder::new()
+    ///     .name("sum")
+    ///     .spawn(|| (1..=10).sum::<u32>())
+    ///     .unwrap();
+    /// assert_eq!(h.join().unwrap(), 55);
+    /// let err = gort::Builder::new().stack_size(usize::MAX).spawn(|| ()).unwrap_err();
+    /// assert!(err.to_string().contains("maximum"));
+    /// ```
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where

@@ -276,6 +276,16 @@ pub fn canonicalize<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
 
 /// An iterator over a directory's entries, from [`read_dir`]. Each `next`
 /// (a `getdents64` when std's buffer runs dry) is one blocking call.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("gort-doc-readdir-it-{}", std::process::id()));
+/// gort::fs::create_dir_all(&dir).unwrap();
+/// gort::fs::write(dir.join("only"), "").unwrap();
+/// let mut it: gort::fs::ReadDir = gort::fs::read_dir(&dir).unwrap();
+/// assert_eq!(it.next().unwrap().unwrap().file_name(), "only");
+/// assert!(it.next().is_none());
+/// gort::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub struct ReadDir(std::fs::ReadDir);
 
 impl Iterator for ReadDir {
@@ -295,20 +305,60 @@ impl fmt::Debug for ReadDir {
 
 /// One entry of a [`ReadDir`] listing (std's [`std::fs::DirEntry`], with the
 /// calls that may reach the kernel made through `blocking`).
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("gort-doc-direntry-{}", std::process::id()));
+/// gort::fs::create_dir_all(&dir).unwrap();
+/// gort::fs::write(dir.join("f.txt"), "abc").unwrap();
+/// for entry in gort::fs::read_dir(&dir).unwrap() {
+///     let e: gort::fs::DirEntry = entry.unwrap();
+///     assert_eq!(e.file_name(), "f.txt");
+///     assert_eq!(e.metadata().unwrap().len(), 3);
+/// }
+/// gort::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub struct DirEntry(std::fs::DirEntry);
 
 impl DirEntry {
     /// The full path: the listed directory joined with [`DirEntry::file_name`].
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("gort-doc-dpath-{}", std::process::id()));
+    /// gort::fs::create_dir_all(&dir).unwrap();
+    /// gort::fs::write(dir.join("x"), "").unwrap();
+    /// let e = gort::fs::read_dir(&dir).unwrap().next().unwrap().unwrap();
+    /// assert_eq!(e.path(), dir.join("x"));
+    /// gort::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn path(&self) -> PathBuf {
         self.0.path()
     }
 
     /// The entry's name, without its directory.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("gort-doc-dname-{}", std::process::id()));
+    /// gort::fs::create_dir_all(dir.join("sub")).unwrap();
+    /// let e = gort::fs::read_dir(&dir).unwrap().next().unwrap().unwrap();
+    /// assert_eq!(e.file_name(), "sub");
+    /// gort::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn file_name(&self) -> OsString {
         self.0.file_name()
     }
 
     /// The entry's metadata, not following a final symlink (an `fstatat`).
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("gort-doc-dmeta-{}", std::process::id()));
+    /// gort::fs::create_dir_all(&dir).unwrap();
+    /// gort::fs::write(dir.join("five"), "12345").unwrap();
+    /// let e = gort::fs::read_dir(&dir).unwrap().next().unwrap().unwrap();
+    /// let m = e.metadata().unwrap();
+    /// assert!(m.is_file());
+    /// assert_eq!(m.len(), 5);
+    /// gort::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn metadata(&self) -> io::Result<Metadata> {
         let e = &self.0;
         blocking(|| e.metadata())
@@ -471,6 +521,16 @@ impl File {
 
     /// Like [`File::sync_all`], without waiting for metadata that is not
     /// needed to read the data back (`fdatasync`).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("gort-doc-syncdata-{}", std::process::id()));
+    /// let mut f = gort::fs::File::create(&path).unwrap();
+    /// f.write_all(b"data").unwrap();
+    /// f.sync_data().unwrap();
+    /// assert_eq!(gort::fs::read(&path).unwrap(), b"data");
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn sync_data(&self) -> io::Result<()> {
         let f = &self.inner;
         blocking(|| f.sync_data())
@@ -496,6 +556,15 @@ impl File {
     }
 
     /// Changes the file's permissions (`fchmod`).
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// let path = std::env::temp_dir().join(format!("gort-doc-chmod-{}", std::process::id()));
+    /// let f = gort::fs::File::create(&path).unwrap();
+    /// f.set_permissions(gort::fs::Permissions::from_mode(0o600)).unwrap();
+    /// assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn set_permissions(&self, perm: Permissions) -> io::Result<()> {
         let f = &self.inner;
         blocking(|| f.set_permissions(perm))
@@ -503,6 +572,19 @@ impl File {
 
     /// A second `File` for the same open file description (`dup`; offsets
     /// are shared).
+    ///
+    /// ```
+    /// use std::io::{Read, Seek, SeekFrom};
+    /// let path = std::env::temp_dir().join(format!("gort-doc-fclone-{}", std::process::id()));
+    /// gort::fs::write(&path, "abcdef").unwrap();
+    /// let mut a = gort::fs::File::open(&path).unwrap();
+    /// let mut b = a.try_clone().unwrap();
+    /// a.seek(SeekFrom::Start(4)).unwrap();
+    /// let mut rest = String::new();
+    /// b.read_to_string(&mut rest).unwrap(); // the offset is shared
+    /// assert_eq!(rest, "ef");
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn try_clone(&self) -> io::Result<File> {
         let f = &self.inner;
         blocking(|| f.try_clone()).map(File::from)
@@ -510,6 +592,17 @@ impl File {
 
     /// The std file inside, for APIs that want one. Calls on it are not
     /// announced to the scheduler.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// let path = std::env::temp_dir().join(format!("gort-doc-intostd-{}", std::process::id()));
+    /// gort::fs::write(&path, "std").unwrap();
+    /// let mut f: std::fs::File = gort::fs::File::open(&path).unwrap().into_std();
+    /// let mut s = String::new();
+    /// f.read_to_string(&mut s).unwrap();
+    /// assert_eq!(s, "std");
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn into_std(self) -> std::fs::File {
         self.inner
     }
@@ -687,35 +780,92 @@ pub struct OpenOptions(std::fs::OpenOptions);
 
 impl OpenOptions {
     /// All options off (std's [`std::fs::OpenOptions::new`]).
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("gort-doc-oonew-{}", std::process::id()));
+    /// gort::fs::write(&path, "x").unwrap();
+    /// // Every option off: no access mode, so the open fails.
+    /// assert!(gort::fs::OpenOptions::new().open(&path).is_err());
+    /// assert!(gort::fs::OpenOptions::new().read(true).open(&path).is_ok());
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn new() -> OpenOptions {
         OpenOptions(std::fs::OpenOptions::new())
     }
 
     /// Open for reading.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// let path = std::env::temp_dir().join(format!("gort-doc-ooread-{}", std::process::id()));
+    /// gort::fs::write(&path, "abc").unwrap();
+    /// let mut f = gort::fs::OpenOptions::new().read(true).open(&path).unwrap();
+    /// let mut s = String::new();
+    /// f.read_to_string(&mut s).unwrap();
+    /// assert_eq!(s, "abc");
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn read(&mut self, read: bool) -> &mut OpenOptions {
         self.0.read(read);
         self
     }
 
     /// Open for writing.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("gort-doc-oowrite-{}", std::process::id()));
+    /// gort::fs::write(&path, "abc").unwrap();
+    /// let mut f = gort::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    /// f.write_all(b"X").unwrap(); // from the start, over what was there
+    /// assert_eq!(gort::fs::read_to_string(&path).unwrap(), "Xbc");
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn write(&mut self, write: bool) -> &mut OpenOptions {
         self.0.write(write);
         self
     }
 
     /// Every write goes to the end (`O_APPEND`); implies write.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("gort-doc-ooappend-{}", std::process::id()));
+    /// gort::fs::write(&path, "log1\n").unwrap();
+    /// let mut f = gort::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    /// f.write_all(b"log2\n").unwrap();
+    /// assert_eq!(gort::fs::read_to_string(&path).unwrap(), "log1\nlog2\n");
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn append(&mut self, append: bool) -> &mut OpenOptions {
         self.0.append(append);
         self
     }
 
     /// Truncate to length 0 on open (`O_TRUNC`); needs write.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("gort-doc-ootrunc-{}", std::process::id()));
+    /// gort::fs::write(&path, "old contents").unwrap();
+    /// let f = gort::fs::OpenOptions::new().write(true).truncate(true).open(&path).unwrap();
+    /// assert_eq!(f.metadata().unwrap().len(), 0);
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn truncate(&mut self, truncate: bool) -> &mut OpenOptions {
         self.0.truncate(truncate);
         self
     }
 
     /// Create the file if missing (`O_CREAT`); needs write or append.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("gort-doc-oocreate-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// assert!(gort::fs::OpenOptions::new().write(true).open(&path).is_err()); // missing
+    /// gort::fs::OpenOptions::new().write(true).create(true).open(&path).unwrap();
+    /// assert!(gort::fs::metadata(&path).unwrap().is_file());
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn create(&mut self, create: bool) -> &mut OpenOptions {
         self.0.create(create);
         self
@@ -723,6 +873,17 @@ impl OpenOptions {
 
     /// Create the file, failing with [`io::ErrorKind::AlreadyExists`] if it
     /// exists (`O_CREAT | O_EXCL`); needs write or append.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("gort-doc-oocnew-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let mut o = gort::fs::OpenOptions::new();
+    /// o.write(true).create_new(true);
+    /// o.open(&path).unwrap();
+    /// let err = o.open(&path).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn create_new(&mut self, create_new: bool) -> &mut OpenOptions {
         self.0.create_new(create_new);
         self
@@ -730,6 +891,21 @@ impl OpenOptions {
 
     /// Opens `path` with these options: one blocking call (an `open` can wait
     /// a long time, e.g. on a FIFO until the other end opens).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("gort-doc-ooopen-{}", std::process::id()));
+    /// let p = path.clone();
+    /// gort::go!(move || {
+    ///     let mut opts = gort::fs::OpenOptions::new();
+    ///     let mut f = opts.write(true).create(true).truncate(true).open(&p).unwrap();
+    ///     f.write_all(b"from a goroutine").unwrap();
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(gort::fs::read_to_string(&path).unwrap(), "from a goroutine");
+    /// gort::fs::remove_file(&path).unwrap();
+    /// ```
     #[doc(alias = "OpenFile")]
     pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
         let (opts, path) = (&self.0, path.as_ref());

@@ -55,6 +55,12 @@ static MAX_THREADS: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_THREADS);
 /// create for goroutines and returns the previous limit. Past it the
 /// program stops with Go's fatal error (thread exhaustion) rather than let
 /// the system fail later; a value of 0 is taken as 1.
+///
+/// ```
+/// let old = gort::debug::set_max_threads(5_000);
+/// assert_eq!(gort::go!(|| 7).join().unwrap(), 7); // well within the limit
+/// assert_eq!(gort::debug::set_max_threads(old), 5_000); // restores it
+/// ```
 pub fn set_max_threads(n: usize) -> usize {
     MAX_THREADS.swap(n.max(1), Ordering::Relaxed)
 }

@@ -100,10 +100,31 @@ const TRIM_FLOOR: usize = 256;
 const TRIM_RANGES_PER_CALL: usize = 64;
 /// The smallest stack a goroutine may ask for: enough for the panic machinery
 /// (formatting, the panic hook) on top of a modest user frame.
+///
+/// ```
+/// let small = gort::Builder::new().stack_size(gort::MIN_STACK_SIZE);
+/// assert_eq!(small.spawn(|| "fits").unwrap().join().unwrap(), "fits");
+/// let too_small = gort::Builder::new().stack_size(gort::MIN_STACK_SIZE - 1);
+/// assert!(too_small.spawn(|| ()).is_err());
+/// ```
 pub const MIN_STACK_SIZE: usize = 64 * 1024;
 /// The default stack size (virtual; pages are committed on first touch).
+///
+/// ```
+/// assert_eq!(gort::DEFAULT_STACK_SIZE, 256 * 1024);
+/// let h = gort::Builder::new()
+///     .stack_size(gort::DEFAULT_STACK_SIZE)
+///     .spawn(|| gort::debug::remaining_stack().unwrap())
+///     .unwrap();
+/// assert!(h.join().unwrap() < gort::DEFAULT_STACK_SIZE);
+/// ```
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 /// The largest stack size accepted (1 GiB), to catch typos early.
+///
+/// ```
+/// let too_big = gort::Builder::new().stack_size(gort::MAX_STACK_SIZE + 1).spawn(|| ());
+/// assert!(too_big.is_err());
+/// ```
 pub const MAX_STACK_SIZE: usize = 1 << 30;
 /// Target virtual size of one slab.
 const SLAB_BYTES: usize = 32 << 20;
