@@ -26,6 +26,7 @@
 )))]
 compile_error!("gort supports Linux on x86_64 and aarch64 only");
 
+mod bridge;
 pub mod chan;
 mod config;
 mod diag;
@@ -50,6 +51,7 @@ pub use diag::{debug, trace};
 pub use io::{fs, net};
 pub use sched::syscall;
 
+pub use bridge::block_on::block_on;
 pub use config::MAX_GOMAXPROCS;
 pub use diag::stats::{stats, Stats};
 pub use goroutine::{spawn, AccessError, Builder, JoinHandle, LocalKey};

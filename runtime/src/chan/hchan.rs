@@ -37,7 +37,7 @@ use std::time::Instant;
 
 use crate::loom::Mutex;
 
-use crate::chan::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::chan::{RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::throw::throw;
 use crate::time;
 use crate::wait::sudog::{CtxHold, Sudog, WaitCtx, WaitQ, CASE_TIMEOUT};
@@ -268,6 +268,118 @@ impl<T> Chan<T> {
         ws.into_iter().for_each(Waiter::wake);
         // Dropped outside the lock: a value's Drop may use this channel.
         drop(buf);
+    }
+
+    // -- futures (chan/future.rs) --------------------------------------------
+
+    /// A send future's first poll: sends now if it can (Ok carries the
+    /// receiver to wake), else links `node` in the send queue with the value
+    /// in its slot (Ok(None) with `registered` set). Err gives the value back
+    /// when every receiver is gone.
+    ///
+    /// # Safety
+    /// As for [`Chan::register_recv`], with [`Chan::cancel_send`]; `node`'s
+    /// slot is empty.
+    #[inline(never)]
+    pub(crate) unsafe fn send_or_register(
+        &self,
+        v: T,
+        node: &Sudog<T>,
+        ctx: &WaitCtx,
+        registered: &mut bool,
+    ) -> Result<(), T> {
+        let mut st = self.state.lock();
+        match self.try_send_locked(&mut st, v) {
+            Ok(w) => {
+                drop(st);
+                wake(w);
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(v)) => Err(v),
+            Err(TrySendError::Full(v)) => {
+                // SAFETY: the slot is the owner's while unlinked (contract).
+                unsafe { *node.slot_owned() = Some(v) };
+                // SAFETY: forwarded from this function's contract.
+                unsafe { st.sendq.push_back(node, ctx, 0) };
+                *registered = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// A receive future's first poll: receives now if it can, else links
+    /// `node` in the receive queue (Ok(None)). Err: disconnected and empty.
+    ///
+    /// # Safety
+    /// As for [`Chan::register_recv`], with [`Chan::cancel_recv`].
+    #[inline(never)]
+    pub(crate) unsafe fn recv_or_register(
+        &self,
+        node: &Sudog<T>,
+        ctx: &WaitCtx,
+    ) -> Result<Option<T>, RecvError> {
+        let mut st = self.state.lock();
+        match Self::try_recv_locked(&mut st) {
+            Ok((v, w)) => {
+                drop(st);
+                wake(w);
+                Ok(Some(v))
+            }
+            Err(TryRecvError::Disconnected) => Err(RecvError),
+            Err(TryRecvError::Empty) => {
+                // SAFETY: forwarded from this function's contract.
+                unsafe { st.recvq.push_back(node, ctx, 0) };
+                Ok(None)
+            }
+        }
+    }
+
+    /// A send future dropped while registered: unlinks `node` if it is
+    /// still queued, and returns the value it still holds (not sent). If a
+    /// receiver had already taken it, the send happened: None.
+    ///
+    /// # Safety
+    /// `node` was registered only by `send_or_register` on this channel.
+    #[inline(never)]
+    pub(crate) unsafe fn cancel_send(&self, node: &Sudog<T>) -> Option<T> {
+        let mut st = self.state.lock();
+        // SAFETY: by the contract, if linked, it is linked in this sendq.
+        unsafe { st.sendq.remove(node) };
+        drop(st);
+        // SAFETY: unlinked; a claimer finishes under the lock we just held,
+        // so its `done` and slot writes are visible.
+        unsafe { node.slot_owned() }.take()
+    }
+
+    /// A receive future dropped while registered: unlinks `node`; if a
+    /// sender had already put a value in it, the value goes back to the
+    /// channel, to a waiting receiver or else to the head of the buffer
+    /// (beyond the capacity if need be), so it is never lost.
+    ///
+    /// # Safety
+    /// `node` was registered only by `recv_or_register` on this channel.
+    #[inline(never)]
+    pub(crate) unsafe fn cancel_recv(&self, node: &Sudog<T>) {
+        let mut st = self.state.lock();
+        // SAFETY: by the contract, if linked, it is linked in this recvq.
+        unsafe { st.recvq.remove(node) };
+        // SAFETY: unlinked; a claimer finished under this lock.
+        let v = unsafe { node.slot_owned() }.take();
+        let Some(v) = v else {
+            return;
+        };
+        let w = match st.recvq.dequeue() {
+            Some(r) => {
+                r.put(v);
+                Some(r.finish())
+            }
+            None => {
+                st.buf.push_front(v);
+                None
+            }
+        };
+        drop(st);
+        wake(w);
     }
 
     // -- select support (chan/select.rs) -----------------------------------------

@@ -31,6 +31,7 @@
 //! `select!` is in `chan/select.rs`.
 
 mod error;
+mod future;
 mod hchan;
 mod iter;
 pub(crate) mod select;
@@ -43,6 +44,7 @@ use std::time::{Duration, Instant};
 pub use error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
+pub use future::{RecvFut, SendFut};
 pub use iter::{IntoIter, Iter, TryIter};
 
 use crate::chan::hchan::Chan;
@@ -114,6 +116,23 @@ pub struct Receiver<T> {
 }
 
 impl<T> Sender<T> {
+    /// Sends `msg` from async code, on any executor: the future completes
+    /// when a receiver has the value or it is buffered (Go's send), and
+    /// fails, giving `msg` back, if every receiver is gone. The executor's
+    /// thread never blocks. Dropping the future before it completes
+    /// withdraws the send (once a receiver has taken the value, the send
+    /// has happened).
+    ///
+    /// ```
+    /// let (tx, rx) = gort::chan::bounded(0);
+    /// let h = gort::go!(move || rx.recv().unwrap()); // a goroutine, blocking
+    /// gort::block_on(async { tx.send_async(7).await.unwrap() }); // async
+    /// assert_eq!(h.join().unwrap(), 7);
+    /// ```
+    pub fn send_async(&self, msg: T) -> SendFut<'_, T> {
+        SendFut::new(&self.shared.chan, msg)
+    }
+
     /// Sends `msg`, waiting while the channel is full (unbuffered: until a
     /// receiver takes it). Fails, giving `msg` back, if every receiver is
     /// gone — also while waiting.
@@ -228,6 +247,22 @@ impl<T> Sender<T> {
 }
 
 impl<T> Receiver<T> {
+    /// Receives from async code, on any executor: the future completes with
+    /// the next message, or fails once the channel is empty and every
+    /// sender is gone (Go's receive). The executor's thread never blocks.
+    /// Dropping the future before it completes loses nothing: a message
+    /// that already reached it goes back to the channel.
+    ///
+    /// ```
+    /// let (tx, rx) = gort::chan::bounded(0);
+    /// gort::go!(move || tx.send("hi").unwrap()); // a goroutine, blocking
+    /// let got = gort::block_on(async { rx.recv_async().await }); // async
+    /// assert_eq!(got, Ok("hi"));
+    /// ```
+    pub fn recv_async(&self) -> RecvFut<'_, T> {
+        RecvFut::new(&self.shared.chan)
+    }
+
     /// Receives a message, waiting until one arrives. Fails once the channel
     /// is empty and every sender is gone (Go: a closed, drained channel).
     ///

@@ -81,6 +81,8 @@ pub(crate) enum WaitReason {
     IoWait,
     /// `JoinHandle::join` (gort's own: Go has no join).
     Join,
+    /// `gort::block_on`: a future is pending (gort's own).
+    BlockOn,
 }
 
 impl WaitReason {
@@ -100,6 +102,7 @@ impl WaitReason {
             WaitReason::Semacquire => "semacquire",
             WaitReason::IoWait => "IO wait",
             WaitReason::Join => "join",
+            WaitReason::BlockOn => "block_on",
         }
     }
 
@@ -128,6 +131,7 @@ impl WaitReason {
             Semacquire,
             IoWait,
             Join,
+            BlockOn,
         ]
         .get(usize::from(v))
         .copied()

@@ -7,10 +7,15 @@
 //! `join` parks a goroutine and blocks a plain thread (wait/waiter.rs).
 
 use std::cell::UnsafeCell;
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::thread;
+
+use atomic_waker::AtomicWaker;
 
 use crate::g::Entry;
 use crate::loom::{AtomicU8, UnsafeCell as CheckedUnsafeCell};
@@ -178,6 +183,10 @@ pub struct JoinHandle<T> {
     packet: Arc<dyn Joinable<T>>,
     id: u64,
     name: Option<Arc<str>>,
+    /// Awaited: the waker slot registered as the joiner (bridge/).
+    task_waker: Option<Arc<AtomicWaker>>,
+    /// Awaited to completion: the result is gone.
+    taken: bool,
 }
 
 impl<T> JoinHandle<T> {
@@ -190,6 +199,8 @@ impl<T> JoinHandle<T> {
             packet: task,
             id,
             name,
+            task_waker: None,
+            taken: false,
         }
     }
 
@@ -205,6 +216,11 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
     /// ```
     pub fn join(self) -> thread::Result<T> {
+        if self.task_waker.is_some() {
+            // Polled as a future before: its waker slot is the registered
+            // joiner, so wait the way a future does.
+            return crate::block_on(self);
+        }
         let mut me = Some(Waiter::current());
         loop {
             if let Some(r) = self.packet.take_or_wait(&mut me) {
@@ -270,6 +286,40 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
 /// Model checks of the join oneshot (runtime/src/loom.rs): the goroutine's
 /// `finish` racing the handle's `join` or drop, on the real `Task` with its
 /// cells checked by loom and the joiner parking loom's thread.
+/// Async code awaits a goroutine: the output is what [`JoinHandle::join`]
+/// returns, and the executor's thread is never blocked.
+///
+/// ```
+/// let h = gort::go!(|| 6 * 7);
+/// // Any executor; here gort's own.
+/// let v = gort::block_on(async move { h.await.unwrap() });
+/// assert_eq!(v, 42);
+/// ```
+impl<T> Future for JoinHandle<T> {
+    type Output = thread::Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.taken {
+            panic!("gort: JoinHandle polled after it completed");
+        }
+        // Register the waker first, then look: a finish in between wakes it.
+        let first = this.task_waker.is_none();
+        let slot = this
+            .task_waker
+            .get_or_insert_with(|| Arc::new(AtomicWaker::new()));
+        slot.register(cx.waker());
+        let mut me = first.then(|| Waiter::Task(slot.clone()));
+        match this.packet.take_or_wait(&mut me) {
+            Some(r) => {
+                this.taken = true;
+                Poll::Ready(r)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;

@@ -107,6 +107,24 @@ impl WaitCtx {
         }
     }
 
+    /// A wait of a future (bridge/): exclusive, and its waiter is the
+    /// future's waker slot, which the future re-arms at every poll.
+    pub(crate) fn for_task(slot: Arc<atomic_waker::AtomicWaker>) -> WaitCtx {
+        WaitCtx {
+            selected: AtomicUsize::new(WAITING),
+            exclusive: true,
+            done: AtomicBool::new(false),
+            waiter: Waiter::Task(slot),
+        }
+    }
+
+    /// True once the claim winner has published `done` (a future looks,
+    /// instead of blocking in `wait`). Acquire: pairs with the Release in
+    /// `Claim::finish`, so the slot's value is visible.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
     /// Tries to win the wait for `case`. Only the winner may touch the slot
     /// of that case, and it must call [`Claim::finish`] and wake the waiter.
     pub(crate) fn try_claim(&self, case: usize) -> Option<Claim<'_>> {
@@ -163,6 +181,8 @@ impl WaitCtx {
                     waiter::block(reason);
                 }
             }
+            // A future does not block: it looks at `done` when polled.
+            Waiter::Task(_) => throw("runtime: a future's wait blocked"),
         }
     }
 
@@ -249,10 +269,7 @@ impl Claim<'_> {
     /// on the owner may return and free the ctx and its sudogs, so the
     /// waiter is copied out first.
     pub(crate) fn finish(self) -> Waiter {
-        let w = match &self.ctx.waiter {
-            Waiter::G(g) => Waiter::G(*g),
-            Waiter::Thread(t) => Waiter::Thread(t.clone()),
-        };
+        let w = self.ctx.waiter.clone();
         // Release: publishes the slot write (and the unlink) to the owner,
         // which reads them after its Acquire load in `wait`.
         self.ctx.done.store(true, Ordering::Release);

@@ -2,7 +2,8 @@
 //!
 //! Everything in gort that can wait (join, channels, select, sync, timers) works
 //! both on a goroutine, where waiting parks the G and frees the M for other
-//! work, and on a plain thread, where it blocks the thread. A [`Waiter`] is
+//! work, and on a plain thread, where it blocks the thread; joins and
+//! channels also wake futures (bridge/), whose task is woken instead. A [`Waiter`] is
 //! registered under the waited-on object's lock; whoever takes it out of there
 //! wakes it exactly once.
 //!
@@ -14,18 +15,25 @@
 
 #![forbid(unsafe_code)]
 
+use std::sync::Arc;
+
+use atomic_waker::AtomicWaker;
+
 use crate::loom::thread::{self, Thread};
 
 use crate::g::GRef;
 use crate::{m, sched};
 
 /// A goroutine or a thread that waits.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Waiter {
     /// A parked goroutine; woken with `ready`.
     G(GRef),
     /// A blocked plain thread; woken with `unpark`.
     Thread(Thread),
+    /// A future (bridge/): its task is woken through the slot, which holds
+    /// the waker of its latest poll.
+    Task(Arc<AtomicWaker>),
 }
 
 impl Waiter {
@@ -42,6 +50,7 @@ impl Waiter {
         match self {
             Waiter::G(g) => sched::ready(g),
             Waiter::Thread(t) => t.unpark(),
+            Waiter::Task(w) => w.wake(),
         }
     }
 }
