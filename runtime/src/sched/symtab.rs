@@ -78,6 +78,9 @@ const RUNTIME_CRATES: &[&str] = &[
     "smallvec",
     "bitflags",
     "linux_raw_sys",
+    "nix",
+    "atomic_waker",
+    "futures_core",
     // The global allocator's shims (`__rustc::__rust_alloc`, v0 mangling).
     "__rustc",
     // libtest and its dependencies, in `cargo test` binaries.
