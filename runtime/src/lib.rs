@@ -52,6 +52,12 @@ pub use io::{fs, net};
 pub use sched::syscall;
 
 pub use bridge::block_on::block_on;
+
+/// Compatibility with other runtimes (feature `tokio`).
+#[cfg(feature = "tokio")]
+pub mod compat {
+    pub use crate::bridge::tokio::set_tokio_handle;
+}
 pub use config::MAX_GOMAXPROCS;
 pub use diag::stats::{stats, Stats};
 pub use goroutine::{spawn, AccessError, Builder, JoinHandle, LocalKey};

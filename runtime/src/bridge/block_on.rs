@@ -42,7 +42,7 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     let waker = local.as_waker();
     let mut cx = Context::from_waker(&waker);
     loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+        if let Poll::Ready(v) = poll_once(fut.as_mut(), &mut cx) {
             return v;
         }
         if local.take_woken() {
@@ -54,6 +54,14 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
             None => wait_forever(),
         }
     }
+}
+
+/// One poll, inside tokio's context with the `tokio` feature.
+#[inline]
+fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    #[cfg(feature = "tokio")]
+    let _tokio = super::tokio::Context::enter();
+    fut.poll(cx)
 }
 
 /// A future that returned pending and kept no waker never completes: the

@@ -7,4 +7,6 @@
 //! `block_on` unchanged (tokio.rs). docs/ASYNC.md tells the whole story.
 
 pub(crate) mod block_on;
+#[cfg(feature = "tokio")]
+pub(crate) mod tokio;
 pub(crate) mod waker;
