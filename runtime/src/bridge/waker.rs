@@ -226,3 +226,50 @@ unsafe fn local_wake_by_ref(p: *const ()) {
 
 /// Nothing to release: the data is borrowed.
 unsafe fn local_drop(_: *const ()) {}
+
+/// Model checks of `notify` racing `wait` (runtime/src/loom.rs), with a
+/// plain thread as the owner. Each fails on the mutation named: `notify`'s
+/// swap Relaxed (the owner runs on without the waker's data); `wait`
+/// parking with a plain store instead of the CAS (a wake before the park is
+/// lost: loom reports the deadlock); `wait` consuming the wake with a
+/// Relaxed swap (the second wake's data is missed).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::AtomicUsize;
+
+    #[test]
+    fn loom_notify_races_wait() {
+        loom::model(|| {
+            let s = Arc::new(Signal::new(Owner::Thread(thread::current())));
+            let data = Arc::new(AtomicUsize::new(0));
+            let (s2, d2) = (s.clone(), data.clone());
+            // The owner never joins: a join would meet a stray unpark.
+            loom::thread::spawn(move || {
+                d2.store(1, Ordering::Relaxed);
+                s2.notify();
+                s2.notify();
+            });
+            s.wait();
+            assert_eq!(data.load(Ordering::Relaxed), 1, "woken without the data");
+        });
+    }
+
+    #[test]
+    fn loom_two_wakes_two_waits() {
+        loom::model(|| {
+            let s = Arc::new(Signal::new(Owner::Thread(thread::current())));
+            let data = Arc::new(AtomicUsize::new(0));
+            let (s2, d2) = (s.clone(), data.clone());
+            loom::thread::spawn(move || {
+                for i in 1..=2 {
+                    d2.store(i, Ordering::Relaxed);
+                    s2.notify();
+                }
+            });
+            while data.load(Ordering::Relaxed) < 2 {
+                s.wait();
+            }
+        });
+    }
+}
