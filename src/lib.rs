@@ -21,3 +21,8 @@ pub use gort_runtime::*;
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// docs/ASYNC.md's examples, compiled and run as doctests.
+#[doc = include_str!("../docs/ASYNC.md")]
+#[cfg(doctest)]
+pub struct AsyncDoctests;

@@ -49,9 +49,10 @@ fn main() {
         "W9" => rt.block_on(spawn_root(w9(p))),
         "W10" => rt.block_on(spawn_root(w10(p))),
         "W11" => rt.block_on(spawn_root(w11(p))),
+        "W12" => w12(&rt, p),
         _ => fail(
             "peer_tokio",
-            format!("usage: peer_tokio W1..W11 (got {w:?})"),
+            format!("usage: peer_tokio W1..W12 (got {w:?})"),
         ),
     }
 }
@@ -437,4 +438,58 @@ async fn w11(p: usize) {
     report("W11", p, threads as f64, "os_threads_max");
     report("W11", p, quantile_ms(&naps, 0.99), "sleeper_p99_ms");
     report("W11", p, late.as_secs_f64() * 1e3, "late_spawn_ms");
+}
+
+/// W12's reference: two tokio tasks bounce one integer over two
+/// `mpsc::channel(1)`s, R = 100,000 round trips (the shape of gort's
+/// goroutine-and-task bridge); then `Runtime::block_on` of a ready future,
+/// 1,000,000 calls.
+fn w12(rt: &tokio::runtime::Runtime, p: usize) {
+    const R: u64 = 100_000;
+    const CALLS: u64 = 1_000_000;
+    let v = rt.block_on(async move {
+        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let start = Instant::now();
+        let ponger = tokio::spawn(async move {
+            while let Some(v) = ping_rx.recv().await {
+                if pong_tx.send(black_box(v) + 1).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let pinger = tokio::spawn(async move {
+            let mut v = 0u64;
+            for _ in 0..R {
+                ping_tx.send(v).await.expect("ponger is alive");
+                v = pong_rx.recv().await.expect("ponger answers");
+            }
+            v
+        });
+        let v = pinger.await.unwrap_or_else(|_| fail("W12", "panicked"));
+        let _ = ponger.await;
+        (v, start.elapsed())
+    });
+    let (v, el) = v;
+    check("W12", v == R, || format!("final value {v}, want {R}"));
+    report(
+        "W12",
+        p,
+        el.as_nanos() as f64 / R as f64,
+        "ns_per_roundtrip",
+    );
+    let start = Instant::now();
+    let mut sum = 0u64;
+    for i in 0..CALLS {
+        sum += rt.block_on(std::future::ready(black_box(i)));
+    }
+    check("W12", sum == CALLS * (CALLS - 1) / 2, || {
+        format!("sum {sum}")
+    });
+    report(
+        "W12",
+        p,
+        start.elapsed().as_nanos() as f64 / CALLS as f64,
+        "ns_per_call",
+    );
 }

@@ -97,6 +97,9 @@ struct Peer {
 
 impl Peer {
     fn command(&self, spec: &Spec, p: usize) -> Option<Command> {
+        if spec.peers.is_some_and(|ps| !ps.contains(&self.name)) {
+            return None;
+        }
         let mut cmd = match &self.runner {
             Runner::Gort(c) => return c.command(spec, p),
             Runner::Exe { path, args } => {

@@ -70,15 +70,18 @@ enum Derived {
 
 /// One benchmark workload (docs/PERFORMANCE.md describes each).
 struct Spec {
-    /// `W1` ... `W11`: the `name=` of its lines and the `--only` key.
+    /// `W1` ... `W12`: the `name=` of its lines and the `--only` key.
     id: &'static str,
     /// Its title: `skynet`, `park-1M`, `preemption latency`, ...
     title: &'static str,
     procs: Procs,
     derived: &'static [Derived],
+    /// The contenders that have this workload (None: all of them). W12
+    /// bridges gort and tokio: Go and may have nothing to bridge.
+    peers: Option<&'static [&'static str]>,
 }
 
-/// The benchmark workloads, W1 to W11 in order.
+/// The benchmark workloads, W1 to W12 in order.
 const SUITE: &[Spec] = &[
     spec("W1", "spawn", Procs::Both, &[]),
     spec("W2", "skynet", Procs::Both, &[]),
@@ -96,6 +99,10 @@ const SUITE: &[Spec] = &[
     spec("W9", "echo", Procs::All, &[]),
     spec("W10", "timers", Procs::All, &[]),
     spec("W11", "hogs", Procs::All, &[]),
+    Spec {
+        peers: Some(&["gort", "tokio"]),
+        ..spec("W12", "bridge", Procs::All, &[])
+    },
 ];
 
 const fn spec(
@@ -109,6 +116,7 @@ const fn spec(
         title,
         procs,
         derived,
+        peers: None,
     }
 }
 
