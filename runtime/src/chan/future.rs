@@ -235,3 +235,48 @@ impl<T> Drop for RecvFut<'_, T> {
         }
     }
 }
+
+/// The messages of a channel as a `futures_core::Stream` (see
+/// [`Receiver::stream`](super::Receiver::stream)): `recv_async` again and
+/// again, ending when the channel is empty and every sender is gone.
+#[must_use = "streams do nothing unless polled"]
+pub struct RecvStream<'a, T> {
+    chan: &'a Chan<T>,
+    /// The receive in progress. Pinned with the stream.
+    next: Option<RecvFut<'a, T>>,
+    _pin: PhantomPinned,
+}
+
+// SAFETY: as for RecvFut.
+unsafe impl<T: Send> Send for RecvStream<'_, T> {}
+
+impl<'a, T> RecvStream<'a, T> {
+    pub(super) fn new(chan: &'a Chan<T>) -> Self {
+        RecvStream {
+            chan,
+            next: None,
+            _pin: PhantomPinned,
+        }
+    }
+}
+
+impl<T> futures_core::Stream for RecvStream<'_, T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // SAFETY: `next` is never moved out: it is set in place, polled in
+        // place and dropped in place.
+        let this = unsafe { self.get_unchecked_mut() };
+        let chan = this.chan;
+        let fut = this.next.get_or_insert_with(|| RecvFut::new(chan));
+        // SAFETY: `fut` lives in the pinned stream (above).
+        let r = unsafe { Pin::new_unchecked(fut) }.poll(cx);
+        match r {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => {
+                this.next = None;
+                Poll::Ready(r.ok())
+            }
+        }
+    }
+}

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 pub use error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
-pub use future::{RecvFut, SendFut};
+pub use future::{RecvFut, RecvStream, SendFut};
 pub use iter::{IntoIter, Iter, TryIter};
 
 use crate::chan::hchan::Chan;
@@ -261,6 +261,28 @@ impl<T> Receiver<T> {
     /// ```
     pub fn recv_async(&self) -> RecvFut<'_, T> {
         RecvFut::new(&self.shared.chan)
+    }
+
+    /// The messages as a `futures_core::Stream` for async code: each item
+    /// is a `recv_async`, and the stream ends once the channel is empty and
+    /// every sender is gone.
+    ///
+    /// ```
+    /// use futures_core::Stream;
+    /// let (tx, rx) = gort::chan::bounded(0);
+    /// gort::go!(move || (1..=3).for_each(|i| tx.send(i).unwrap()));
+    /// let mut s = std::pin::pin!(rx.stream());
+    /// let sum = gort::block_on(async {
+    ///     let mut sum = 0;
+    ///     while let Some(v) = std::future::poll_fn(|cx| s.as_mut().poll_next(cx)).await {
+    ///         sum += v;
+    ///     }
+    ///     sum
+    /// });
+    /// assert_eq!(sum, 6);
+    /// ```
+    pub fn stream(&self) -> RecvStream<'_, T> {
+        RecvStream::new(&self.shared.chan)
     }
 
     /// Receives a message, waiting until one arrives. Fails once the channel
