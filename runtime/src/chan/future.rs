@@ -76,6 +76,13 @@ enum State<T> {
 }
 
 /// The future of [`Sender::send_async`](super::Sender::send_async).
+///
+/// ```
+/// let (tx, rx) = gort::chan::bounded(1);
+/// let fut: gort::chan::SendFut<'_, u8> = tx.send_async(1);
+/// gort::block_on(fut).unwrap();
+/// assert_eq!(rx.recv(), Ok(1));
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct SendFut<'a, T> {
     chan: &'a Chan<T>,
@@ -85,6 +92,13 @@ pub struct SendFut<'a, T> {
 }
 
 /// The future of [`Receiver::recv_async`](super::Receiver::recv_async).
+///
+/// ```
+/// let (tx, rx) = gort::chan::bounded(1);
+/// tx.send(2).unwrap();
+/// let fut: gort::chan::RecvFut<'_, u8> = rx.recv_async();
+/// assert_eq!(gort::block_on(fut), Ok(2));
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvFut<'a, T> {
     chan: &'a Chan<T>,
@@ -239,6 +253,15 @@ impl<T> Drop for RecvFut<'_, T> {
 /// The messages of a channel as a `futures_core::Stream` (see
 /// [`Receiver::stream`](super::Receiver::stream)): `recv_async` again and
 /// again, ending when the channel is empty and every sender is gone.
+///
+/// ```
+/// use futures_core::Stream;
+/// let (tx, rx) = gort::chan::bounded(1);
+/// drop(tx);
+/// let mut s: std::pin::Pin<Box<gort::chan::RecvStream<'_, u8>>> = Box::pin(rx.stream());
+/// let end = gort::block_on(std::future::poll_fn(|cx| s.as_mut().poll_next(cx)));
+/// assert_eq!(end, None); // no senders: the stream ends
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct RecvStream<'a, T> {
     chan: &'a Chan<T>,
