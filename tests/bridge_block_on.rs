@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use common::{child_ok, is_child, m_threads, with_timeout};
+use common::{child_ok, is_child, m_threads, with_timeout, PeakWatcher};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -62,44 +62,12 @@ impl<T> Future for Rx<T> {
     }
 }
 
-/// Samples `m_threads` every millisecond until dropped; `peak` is the most.
-struct Watcher {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicUsize>,
-    t: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Watcher {
-    fn start() -> Watcher {
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let (s, p) = (stop.clone(), peak.clone());
-        let t = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                p.fetch_max(m_threads(), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        });
-        Watcher {
-            stop,
-            peak,
-            t: Some(t),
-        }
-    }
-
-    fn finish(mut self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        self.t.take().unwrap().join().unwrap();
-        self.peak.load(Ordering::Relaxed)
-    }
-}
-
 #[test]
 fn ten_thousand_goroutines_wait_on_oneshots_completed_by_threads() {
     with_timeout(LIMIT, || {
         const N: usize = 10_000;
         let procs = gort::gomaxprocs();
-        let watch = Watcher::start();
+        let watch = PeakWatcher::start(Duration::from_millis(1), m_threads);
         let mut txs = Vec::with_capacity(N);
         let mut hs = Vec::with_capacity(N);
         for i in 0..N {

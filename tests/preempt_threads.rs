@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{child_ok, is_child, with_timeout};
+use common::{child_ok, is_child, with_timeout, PeakWatcher};
 
 /// The watchdog for one child's body.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -33,41 +33,6 @@ fn gort_threads() -> usize {
             std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.starts_with("gort-"))
         })
         .count()
-}
-
-/// Samples `gort_threads` every 2 ms until dropped; `peak` is the maximum.
-struct Watcher {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicUsize>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Watcher {
-    fn start() -> Watcher {
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let (s, p) = (stop.clone(), peak.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                p.fetch_max(gort_threads(), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        });
-        Watcher {
-            stop,
-            peak,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops sampling; the peak with the main thread counted in.
-    fn finish(mut self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().expect("watcher");
-        }
-        self.peak.load(Ordering::Relaxed) + 1
-    }
 }
 
 /// Call-free integer work until `d` has passed since the goroutine started
@@ -102,12 +67,13 @@ struct Seen {
 /// `late_after` spawns one more and notes how many hogs had finished when it
 /// started. All started from a main goroutine, as under `#[gort::main]`.
 fn hogs(n: usize, work: Duration, late_after: Option<Duration>) -> Seen {
-    let watcher = Watcher::start();
+    let watcher = PeakWatcher::start(Duration::from_millis(2), gort_threads);
     let (sleeper_wakes, done_at_late_start) = gort::go!(move || hogs_main(n, work, late_after))
         .join()
         .expect("main goroutine");
     Seen {
-        peak_threads: watcher.finish(),
+        // The main thread counted in.
+        peak_threads: watcher.finish() + 1,
         sleeper_wakes,
         done_at_late_start,
     }

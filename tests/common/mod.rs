@@ -5,7 +5,8 @@
 #![allow(dead_code)]
 
 use std::process::{Command, Output};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 /// Runs `f` on a fresh thread; aborts the whole process with a message if it
@@ -162,4 +163,39 @@ pub fn soak() -> Option<Duration> {
         .parse()
         .unwrap_or_else(|_| panic!("GORT_SOAK={v}: expected whole seconds"));
     Some(Duration::from_secs(secs))
+}
+
+/// Samples a count (of threads, say) every `every` on a plain thread until
+/// `finish`, which returns the largest value seen.
+pub struct PeakWatcher {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PeakWatcher {
+    pub fn start(every: Duration, count: fn() -> usize) -> PeakWatcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (s, p) = (stop.clone(), peak.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_max(count(), Ordering::Relaxed);
+                std::thread::sleep(every);
+            }
+        });
+        PeakWatcher {
+            stop,
+            peak,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn finish(mut self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().expect("watcher");
+        }
+        self.peak.load(Ordering::Relaxed)
+    }
 }

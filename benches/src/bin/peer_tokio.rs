@@ -115,6 +115,14 @@ async fn w2(p: usize) {
 
 async fn w3(p: usize) {
     const R: u64 = 1_000_000;
+    let (v, el) = pingpong(R, "W3").await;
+    check("W3", v == R, || format!("final value {v}, want {R}"));
+    report("W3", p, el.as_nanos() as f64 / R as f64, "ns_per_roundtrip");
+}
+
+/// Two tasks bounce an integer over two `mpsc::channel(1)`s, `r` round
+/// trips (W3, and W12's reference): the final value and the time.
+async fn pingpong(r: u64, w: &'static str) -> (u64, Duration) {
     let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
     let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
     let start = Instant::now();
@@ -127,17 +135,15 @@ async fn w3(p: usize) {
     });
     let pinger = tokio::spawn(async move {
         let mut v = 0u64;
-        for _ in 0..R {
+        for _ in 0..r {
             ping_tx.send(v).await.expect("ponger is alive");
             v = pong_rx.recv().await.expect("ponger answers");
         }
         v
     });
-    let v = pinger.await.unwrap_or_else(|_| fail("W3", "panicked"));
+    let v = pinger.await.unwrap_or_else(|_| fail(w, "panicked"));
     let _ = ponger.await;
-    let el = start.elapsed();
-    check("W3", v == R, || format!("final value {v}, want {R}"));
-    report("W3", p, el.as_nanos() as f64 / R as f64, "ns_per_roundtrip");
+    (v, start.elapsed())
 }
 
 async fn w4(p: usize) {
@@ -447,30 +453,7 @@ async fn w11(p: usize) {
 fn w12(rt: &tokio::runtime::Runtime, p: usize) {
     const R: u64 = 100_000;
     const CALLS: u64 = 1_000_000;
-    let v = rt.block_on(async move {
-        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
-        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
-        let start = Instant::now();
-        let ponger = tokio::spawn(async move {
-            while let Some(v) = ping_rx.recv().await {
-                if pong_tx.send(black_box(v) + 1).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let pinger = tokio::spawn(async move {
-            let mut v = 0u64;
-            for _ in 0..R {
-                ping_tx.send(v).await.expect("ponger is alive");
-                v = pong_rx.recv().await.expect("ponger answers");
-            }
-            v
-        });
-        let v = pinger.await.unwrap_or_else(|_| fail("W12", "panicked"));
-        let _ = ponger.await;
-        (v, start.elapsed())
-    });
-    let (v, el) = v;
+    let (v, el) = rt.block_on(pingpong(R, "W12"));
     check("W12", v == R, || format!("final value {v}, want {R}"));
     report(
         "W12",
