@@ -91,9 +91,7 @@ fn run(procs: &str, max_holds: u64) {
 #[test]
 fn a_waiter_beside_a_hot_holder_is_handed_the_lock() {
     if is_child("a_waiter_beside_a_hot_holder_is_handed_the_lock") {
-        return with_timeout(Duration::from_secs(60), || {
-            gort::go!(body).join().unwrap()
-        });
+        return with_timeout(Duration::from_secs(60), || gort::go!(body).join().unwrap());
     }
     // 25 ms and 3 ms of 50 µs holds (header).
     run("1", 500);

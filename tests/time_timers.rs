@@ -1,4 +1,4 @@
-//! Timers without a timer thread (time.rs, io/netpoll.rs): 10,000 goroutines
+//! Timers without a timer thread (time/timers.rs, io/netpoll.rs): 10,000 goroutines
 //! sleeping random 0–50 ms all wake, none early, in deadline order within a
 //! tick; `sleep(0)` returns; `after` inside `select!` times out; channel and
 //! select timeouts and socket deadlines run on the same timers; a timer

@@ -13,7 +13,7 @@
 //! `switch.rs` and stack `stack/`, a thread `m.rs`, a processor `p/` with
 //! its run queue; the scheduler in `sched/` (the loop, hand-offs, blocking
 //! calls, sysmon, preemption); waiting in `wait/`, channels and `select!`
-//! in `chan/`, `sync/` and `time.rs` on top of it; sockets, files and the
+//! in `chan/`, `sync/` and `time/` on top of it; sockets, files and the
 //! netpoller in `io/`; the program's side of a goroutine (spawn, join,
 //! goroutine-locals, `#[gort::main]`) in `goroutine/`; reports and traces
 //! in `diag/`; the environment knobs in `config.rs`; raw OS calls in `sys/`.

@@ -29,7 +29,7 @@
 //! would otherwise be inlined into (it is instantiated in the user's crate,
 //! and LTO inlines anything). Otherwise a goroutine switched out holding the
 //! lock would stay pinned to its M while another goroutine on that M blocks
-//! the thread itself in the lock: neither could run again. sync/ and time.rs
+//! the thread itself in the lock: neither could run again. sync/ and time/
 //! follow the same rule for their internal locks.
 
 use std::collections::VecDeque;
@@ -64,6 +64,9 @@ struct State<T> {
     closed: bool,
     /// Every Receiver is gone.
     rx_gone: bool,
+    /// Runs once when every Receiver is gone (a timer that stops itself:
+    /// time/runtime_timer.rs).
+    on_rx_gone: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// Wakes a waiter a send or receive claimed, if any (after unlocking).
@@ -83,6 +86,7 @@ impl<T> Chan<T> {
                 sendq: WaitQ::new(),
                 closed: false,
                 rx_gone: false,
+                on_rx_gone: None,
             }),
         }
     }
@@ -264,10 +268,20 @@ impl<T> Chan<T> {
         st.rx_gone = true;
         let ws = st.sendq.claim_all();
         let buf = std::mem::take(&mut st.buf);
+        let hook = st.on_rx_gone.take();
         drop(st);
         ws.into_iter().for_each(Waiter::wake);
         // Dropped outside the lock: a value's Drop may use this channel.
         drop(buf);
+        if let Some(f) = hook {
+            f();
+        }
+    }
+
+    /// Sets the function `disconnect_receivers` runs (outside the lock).
+    #[inline(never)]
+    pub(crate) fn set_on_rx_gone(&self, f: Box<dyn FnOnce() + Send>) {
+        self.state.lock().on_rx_gone = Some(f);
     }
 
     // -- futures (chan/future.rs) --------------------------------------------

@@ -446,6 +446,12 @@ impl<T> Drop for Sender<T> {
     }
 }
 
+/// Runs `f` once, when the last `Receiver` of `rx`'s channel is dropped
+/// (after it disconnects). Replaces an earlier hook.
+pub(crate) fn on_receivers_gone<T>(rx: &Receiver<T>, f: impl FnOnce() + Send + 'static) {
+    rx.shared.chan.set_on_rx_gone(Box::new(f));
+}
+
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         // AcqRel: see `Shared::senders`.

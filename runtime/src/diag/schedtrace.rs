@@ -19,7 +19,7 @@
 //! 4 with the wait reason in parentheses, ...). Fields gort has no counterpart
 //! for keep Go's neutral value, so that tools reading Go's output read ours:
 //! `needspinning`, `gcwaiting`, `nmidlelocked`, `stopwait`, `sysmonwait`,
-//! `gfreecnt`, `timerslen` (timers are process-wide, time.rs), `mallocing`,
+//! `gfreecnt`, `timerslen` (timers are process-wide, time/timers.rs), `mallocing`,
 //! `throwing`, `preemptoff`, `locks`, `dying`, `lockedg`, `lockedm`. An M's
 //! `spinning` is read as "holds a P and runs no G" (it is in the scheduler
 //! looking for work) and `blocked` as "holds neither" (parked).

@@ -48,6 +48,10 @@ pub struct Stats {
     /// Ps that sysmon handed to another M because their M blocked (in an
     /// announced blocking call, or stuck in one nobody announced).
     pub handoffs: u64,
+    /// Timers armed now: sleeps, deadlines of channel and socket waits,
+    /// and the `gort::time` timers and tickers (a stopped or collected one
+    /// is not counted).
+    pub timers: usize,
 }
 
 /// A snapshot of the scheduler's counters (starts the runtime if needed).

@@ -1,7 +1,7 @@
 //! netpoll — the network poller: Go's netpoll.go and netpoll_epoll.go, on
 //! the `polling` crate (epoll). I/O that would block parks the goroutine, not
 //! its thread; the poller's blocking wait is also where the runtime sleeps
-//! until the next timer (time.rs).
+//! until the next timer (time/timers.rs).
 //!
 //! # Waiting for an fd (Go's netpollblock / netpollready)
 //! Sockets are non-blocking (net/). The first time a goroutine must wait
@@ -20,7 +20,7 @@
 //!
 //! # Claim once
 //! A wait may end two ways: readiness (the poller) or its deadline (a timer
-//! armed by the waiter, time.rs). Both look for the waiter's entry — found by
+//! armed by the waiter, time/timers.rs). Both look for the waiter's entry — found by
 //! a token unique to the wait — in the list, under the PollDesc lock; the one
 //! that removes it is the only one that readies the goroutine. The other
 //! finds nothing and does nothing. So a goroutine parks once and is readied

@@ -108,7 +108,7 @@ pub(crate) struct P {
     pub(crate) preemptions: AtomicU64,
     /// The slice sysmon last saw start on this P, packed in one word so a
     /// reader never pairs one slice's tick with another's start: schedtick
-    /// in the high 32 bits, when (time.rs `nanos` / 1000, microseconds,
+    /// in the high 32 bits, when (time/timers.rs `nanos` / 1000, microseconds,
     /// wrapping) in the low 32. Written by sysmon only; read by an M whose G
     /// came back from a blocking call without a P, to pick whom to preempt
     /// (sched/kick.rs `kick_longest_slice`). Relaxed: a hint; a stale word asks

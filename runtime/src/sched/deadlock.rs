@@ -10,14 +10,14 @@
 //! the last pending external waker (a plain thread cancelling the last timer,
 //! sysmon delivering the last netpoll waiter), because that may happen after
 //! the last M looked. (Timers have no thread of their own: an M runs them,
-//! time.rs.) The check
+//! time/timers.rs.) The check
 //! costs a fence and two atomic loads unless the program is really idle.
 //!
 //! # What "nothing can wake a goroutine" means
 //! All of these, read twice with a yield in between and unchanged:
 //! 1. `main` runs under `#[gort::main]` and has not returned ([`run_as_main`]
 //!    sets the flag; a finished main is an exiting program, not a deadlock);
-//! 2. no *external waker* is pending: a live timer (time.rs) or a netpoll
+//! 2. no *external waker* is pending: a live timer (time/timers.rs) or a netpoll
 //!    waiter (io/netpoll.rs). Subsystems that can wake a goroutine from outside
 //!    the scheduler count themselves with [`external_add`] /
 //!    [`external_done`]. (A blocking call in flight needs no count: its M is

@@ -12,7 +12,7 @@
 //! back, sched/handoff.rs), else `find_runnable`, then `execute`, until the M
 //! retires (the idle-M bound). `find_runnable` (a P beyond GOMAXPROCS is
 //! first retired, `retire_p`):
-//! 0. run the earliest timer if it is due (time.rs, Go's checkTimers): a G
+//! 0. run the earliest timer if it is due (time/timers.rs, Go's checkTimers): a G
 //!    it readies goes to this P's runnext;
 //! 1. every 61st schedtick, one G from the global queue first (fairness: two
 //!    Gs re-readying each other locally cannot starve it);
@@ -119,7 +119,7 @@ pub(crate) struct Sched {
     /// Relaxed: a count read as a hint.
     npreempted: AtomicUsize,
     /// When a G last left the admission queue, or the first entered it
-    /// (time.rs `nanotime`): its age clock (sched/admit.rs). Relaxed: a hint.
+    /// (time/timers.rs `nanotime`): its age clock (sched/admit.rs). Relaxed: a hint.
     admit_last: AtomicU64,
     /// Idle Ps. Written under `lock`; SeqCst reads in wake_p (protocol).
     npidle: AtomicUsize,
@@ -319,6 +319,7 @@ impl Sched {
             preemptions_per_p: preempts,
             syscalls: self.syscalls.load(Ordering::Relaxed),
             handoffs: self.handoffs.load(Ordering::Relaxed),
+            timers: crate::time::live_timers(),
             threads_created: self.mtotal.load(Ordering::Relaxed),
         }
     }

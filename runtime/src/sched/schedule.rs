@@ -58,7 +58,7 @@ pub(super) fn find_runnable(ml: &'static MLocal) -> Option<(GRef, bool)> {
             }
             continue;
         }
-        // 0. a due timer (time.rs; a sleeper it readies runs next)
+        // 0. a due timer (time/timers.rs; a sleeper it readies runs next)
         crate::time::check_timers();
         // 1-3. this P's queues and the global ones
         if let Some(x) = runq_pick(s, p) {

@@ -1,6 +1,7 @@
-//! time — timers, and the `gort::time` functions built on them: [`sleep`],
-//! [`sleep_until`], [`after`], [`tick`]. Go's time.go (timers) and the timer
-//! half of findRunnable.
+//! timers — the runtime's timers: one heap of deadlines that the scheduler
+//! runs (no timer thread), with `add_timer` / `add_timer_ready` /
+//! `cancel_timer` for channels, select, sockets and the `gort::time` types.
+//! Go's time.go (timers) and the timer half of findRunnable.
 //!
 //! # Timers (internal), and who runs them
 //! One process-wide 4-ary min-heap of deadlines (`Heap4`), under one lock. There is no
@@ -52,14 +53,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::lock::Mutex;
 
-use crate::chan::{self, Receiver, Sender, TrySendError};
 use crate::g::GRef;
 use crate::io::netpoll;
-use crate::m;
 use crate::sched::{self, deadlock};
 
 /// Identifies an armed timer, for [`cancel_timer`]: its slab slot and the
@@ -232,6 +231,11 @@ pub(crate) fn next_when() -> u64 {
     NEXT_WHEN.load(Ordering::SeqCst)
 }
 
+/// Armed timers now (cancelled and fired ones are not counted).
+pub(crate) fn live_timers() -> usize {
+    TIMERS.lock().live
+}
+
 /// True if some timer may be pending.
 pub(crate) fn pending() -> bool {
     next_when() != NONE
@@ -396,119 +400,11 @@ fn run_timer(now: u64) -> bool {
     true
 }
 
-/// The deadline `d` from now; far in the future if that overflows.
-pub(crate) fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
-}
-
-/// Pauses the calling goroutine for at least `d` (Go's `time.Sleep`). The
-/// goroutine parks and its M runs others; on a plain thread this is
-/// `std::thread::sleep`. A zero duration returns at once.
-///
-/// ```
-/// use std::time::{Duration, Instant};
-/// let t = Instant::now();
-/// gort::go!(|| gort::time::sleep(Duration::from_millis(5))).join().unwrap();
-/// assert!(t.elapsed() >= Duration::from_millis(5));
-/// ```
-pub fn sleep(d: Duration) {
-    if d.is_zero() {
-        return;
-    }
-    sleep_until(deadline_after(d));
-}
-
-/// Pauses the calling goroutine until `deadline` (returns at once if it has
-/// passed). On a plain thread it blocks the thread.
-///
-/// ```
-/// use std::time::{Duration, Instant};
-/// let at = Instant::now() + Duration::from_millis(3);
-/// gort::go!(move || gort::time::sleep_until(at)).join().unwrap();
-/// assert!(Instant::now() >= at);
-/// ```
-pub fn sleep_until(deadline: Instant) {
-    let Some(g) = m::current_g() else {
-        let now = Instant::now();
-        if deadline > now {
-            std::thread::sleep(deadline - now);
-        }
-        return;
-    };
-    if deadline <= Instant::now() {
-        return;
-    }
-    add_timer_ready(deadline, g);
-    // Exactly one ready comes: the timer's.
-    sched::park(sched::WaitReason::Sleep);
-}
-
-/// A channel that receives the current `Instant` once, after `d` (Go's
-/// `time.After`). Use it in `select!` for a timeout.
-///
-/// ```
-/// use std::time::Duration;
-/// let (_tx, rx) = gort::chan::bounded::<u32>(0);
-/// let timed_out = gort::select! {
-///     recv(rx) -> _ => false,
-///     recv(gort::time::after(Duration::from_millis(10))) -> _ => true,
-/// };
-/// assert!(timed_out);
-/// ```
-pub fn after(d: Duration) -> Receiver<Instant> {
-    let (tx, rx) = chan::bounded(1);
-    add_timer(deadline_after(d), move || {
-        // The buffer has room for this one value; a dropped receiver is fine.
-        let _ = tx.try_send(Instant::now());
-    });
-    rx
-}
-
-/// A channel that receives the current `Instant` every `d` (Go's
-/// `time.Tick`). Ticks are dropped for a slow receiver, as in Go; the ticker
-/// stops once the receiver is dropped.
-///
-/// # Panics
-/// If `d` is zero (Go: "non-positive interval for NewTicker").
-///
-/// ```
-/// use std::time::Duration;
-/// let ticks = gort::time::tick(Duration::from_millis(2));
-/// for _ in 0..3 {
-///     ticks.recv().unwrap();
-/// }
-/// ```
-pub fn tick(d: Duration) -> Receiver<Instant> {
-    assert!(!d.is_zero(), "non-positive interval for tick");
-    let (tx, rx) = chan::bounded(1);
-    arm_tick(tx, deadline_after(d), d);
-    rx
-}
-
-/// Arms the next tick of a ticker.
-fn arm_tick(tx: Sender<Instant>, when: Instant, period: Duration) {
-    add_timer(when, move || {
-        let now = Instant::now();
-        if let Err(TrySendError::Disconnected(_)) = tx.try_send(now) {
-            return;
-        }
-        // Skip the ticks a late wake-up missed, keeping the phase (Go's
-        // ticker does the same).
-        let mut next = when + period;
-        if next <= now {
-            let behind = (now - when).as_nanos() / period.as_nanos().max(1);
-            next = when + period * u32::try_from(behind + 1).unwrap_or(u32::MAX);
-        }
-        arm_tick(tx, next, period);
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::mpsc;
+    use std::time::Duration;
 
     #[test]
     fn timers_fire_in_deadline_order_and_cancel_works() {
