@@ -29,6 +29,7 @@ compile_error!("gort supports Linux on x86_64 and aarch64 only");
 mod bridge;
 pub mod chan;
 mod config;
+pub mod context;
 mod diag;
 mod g;
 mod goroutine;
