@@ -6,6 +6,8 @@
 //! - [`Mutex<T>`]: a mutual-exclusion lock around a value.
 //! - [`RwLock<T>`]: many readers or one writer; writers are preferred.
 //! - [`Semaphore`]: a counting semaphore with FIFO waiters.
+//! - [`ErrGroup<E>`]: golang.org/x/sync/errgroup — goroutines for the parts
+//!   of one task, the first error, a context cancelled on it, a limit.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -42,11 +44,13 @@
 
 #![deny(unsafe_code)]
 
+mod errgroup;
 mod mutex;
 mod rwlock;
 mod semaphore;
 mod waitgroup;
 
+pub use errgroup::ErrGroup;
 pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Semaphore, SemaphorePermit};
