@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::with_timeout;
+use common::{child_ok, is_child, with_timeout};
 use gort::sync::RwLock;
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -108,35 +108,47 @@ fn a_waiting_writer_blocks_new_readers() {
     });
 }
 
+/// Four readers re-lock continuously, holding across a yield, so some
+/// reader always holds the lock; a writer must still get in, 50 times.
+fn writer_beside_readers() {
+    let l = Arc::new(RwLock::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (l, stop, reads) = (l.clone(), stop.clone(), reads.clone());
+            gort::go!(move || {
+                while !stop.load(SeqCst) {
+                    let _g = l.read();
+                    reads.fetch_add(1, SeqCst);
+                    gort::yield_now();
+                }
+            })
+        })
+        .collect();
+    while reads.load(SeqCst) < 100 {
+        gort::yield_now();
+        std::thread::yield_now();
+    }
+    for i in 0..50 {
+        *l.write() = i;
+    }
+    stop.store(true, SeqCst);
+    readers.into_iter().for_each(|h| h.join().unwrap());
+    assert_eq!(*l.read(), 49);
+}
+
 #[test]
 fn readers_keep_coming_and_the_writer_still_gets_in() {
-    with_timeout(LIMIT, || {
-        let l = Arc::new(RwLock::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let reads = Arc::new(AtomicUsize::new(0));
-        let readers: Vec<_> = (0..4)
-            .map(|_| {
-                let (l, stop, reads) = (l.clone(), stop.clone(), reads.clone());
-                gort::go!(move || {
-                    while !stop.load(SeqCst) {
-                        let _g = l.read();
-                        reads.fetch_add(1, SeqCst);
-                        gort::yield_now();
-                    }
-                })
-            })
-            .collect();
-        while reads.load(SeqCst) < 100 {
-            gort::yield_now();
-            std::thread::yield_now();
-        }
-        for i in 0..50 {
-            *l.write() = i;
-        }
-        stop.store(true, SeqCst);
-        readers.into_iter().for_each(|h| h.join().unwrap());
-        assert_eq!(*l.read(), 49);
-    });
+    // From a plain thread here, and from a goroutine at GOMAXPROCS 1 and 2.
+    let name = "readers_keep_coming_and_the_writer_still_gets_in";
+    if is_child(name) {
+        return with_timeout(LIMIT, || gort::go!(writer_beside_readers).join().unwrap());
+    }
+    with_timeout(LIMIT, writer_beside_readers);
+    for p in ["1", "2"] {
+        child_ok(name, &[("GOMAXPROCS", p)]);
+    }
 }
 
 #[test]
