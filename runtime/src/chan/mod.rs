@@ -446,6 +446,13 @@ impl<T> Drop for Sender<T> {
     }
 }
 
+impl<T> Receiver<T> {
+    /// The channel's identity: equal for two ends of one channel.
+    pub(crate) fn chan_addr(&self) -> usize {
+        Arc::as_ptr(&self.shared) as *const () as usize
+    }
+}
+
 /// Runs `f` once, when the last `Receiver` of `rx`'s channel is dropped
 /// (after it disconnects). Replaces an earlier hook.
 pub(crate) fn on_receivers_gone<T>(rx: &Receiver<T>, f: impl FnOnce() + Send + 'static) {

@@ -1,9 +1,14 @@
-//! io — goroutines waiting on the outside world without holding a thread:
-//! the netpoller (io/netpoll.rs, Go's netpoll_epoll.go) parks a goroutine on a
-//! socket until epoll says it is ready; the sockets (`gort::net`: fd.rs, the
-//! one file of raw socket calls, under tcp_listener.rs, tcp_stream.rs,
-//! udp_socket.rs, unix.rs) wait there; files (`gort::fs`, io/fs.rs) go through
-//! a blocking call instead, since epoll cannot wait on a regular file.
+//! io — goroutines waiting on the outside world without holding a thread.
+//! For users: [`pipe`] (Go's `os.Pipe`) and [`copy`] (`io.Copy`, with
+//! splice(2) where a pipe is involved); sockets are in `gort::net`, files in
+//! `gort::fs` (also reachable here as [`net`] and [`fs`]).
+//!
+//! Underneath: the netpoller (io/netpoll.rs, Go's netpoll_epoll.go) parks a
+//! goroutine on a descriptor until epoll says it is ready; the sockets
+//! (fd.rs, the one file of raw socket calls, under tcp_listener.rs,
+//! tcp_stream.rs, udp_socket.rs, unix.rs) and the pipes (pipe.rs) wait
+//! there; files (io/fs.rs) go through a blocking call instead, since epoll
+//! cannot wait on a regular file.
 
 // No `forbid(unsafe_code)` here: it would cover fd.rs, the one file of this
 // folder that makes raw socket calls. The others forbid it themselves.
@@ -27,11 +32,16 @@ macro_rules! impl_as_fd {
     )+};
 }
 
-mod fd;
+mod copy;
+pub(crate) mod fd;
 pub mod fs;
 pub mod net;
 pub(crate) mod netpoll;
+mod pipe;
 mod tcp_listener;
 mod tcp_stream;
 mod udp_socket;
 mod unix;
+
+pub use copy::copy;
+pub use pipe::{pipe, PipeReader, PipeWriter};

@@ -1,6 +1,7 @@
 //! sys/linux — the Linux calls behind goroutine stacks (mmap, madvise,
 //! process_madvise, mprotect, `vm.max_map_count`) and behind the fatal-signal
-//! report (sigaction, sigaltstack, errno, write(2), abort).
+//! report (sigaction, sigaltstack, errno, write(2), abort), and the few
+//! descriptors std does not make: non-blocking pipes, pidfds, O_NONBLOCK.
 //!
 //! Each wrapper holds exactly one `libc` call. Those that change memory other
 //! code might use (`madvise`, `mprotect`) are `unsafe fn`: the caller owns the
@@ -17,6 +18,7 @@
 //! forked child from advising its parent's memory through an inherited fd.
 
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use nix::errno::Errno;
@@ -278,4 +280,88 @@ pub(crate) fn sigaction_new(handler: libc::sighandler_t, flags: libc::c_int) -> 
     // SAFETY: `sa.sa_mask` is a sigset_t we own; sigfillset only writes it.
     unsafe { libc::sigfillset(&mut sa.sa_mask) };
     sa
+}
+
+// ---------------------------------------------------------------------------
+// Descriptors.
+
+/// Writes the byte `b` to `fd`, ignoring any error (for a wake-up pipe: when
+/// it is full, the reader has a wake-up pending already). Async-signal-safe:
+/// one raw call.
+pub(crate) fn write_byte(fd: RawFd, b: u8) {
+    // SAFETY: `b` is a valid one-byte buffer; a stale fd only fails the call.
+    let _ = unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+}
+
+/// A pipe (read end, write end), both non-blocking and close-on-exec.
+pub(crate) fn pipe_nonblocking() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds: [libc::c_int; 2] = [-1; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 returned two new descriptors that nothing else owns.
+    let r = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    // SAFETY: as above, the other one.
+    let w = unsafe { OwnedFd::from_raw_fd(fds[1]) };
+    Ok((r, w))
+}
+
+/// pidfd_open(2): a descriptor that polls readable once process `pid` has
+/// exited (Linux >= 5.3; `ENOSYS` before).
+pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    // SAFETY: a raw system call taking two integers.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = RawFd::try_from(r).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: the kernel returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sets or clears `O_NONBLOCK` on `fd` (its open file description).
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    let fd = fd.as_raw_fd();
+    // SAFETY: F_GETFL on a descriptor the borrow keeps open reads its flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let new = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    // SAFETY: F_SETFL with the same flags but O_NONBLOCK changes only that.
+    if new != flags && unsafe { libc::fcntl(fd, libc::F_SETFL, new) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// True if `fd` is a pipe or FIFO.
+pub(crate) fn is_fifo(fd: BorrowedFd<'_>) -> bool {
+    nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO)
+}
+
+/// splice(2) up to `len` bytes from `from` to `to` (one must be a pipe),
+/// without blocking on the pipe: `WouldBlock` when nothing can move now.
+pub(crate) fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+    let flags = libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MOVE;
+    // SAFETY: two descriptors the borrows keep open, null offsets (use and
+    // move the file positions); no memory of ours is passed.
+    let r = unsafe {
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            flags,
+        )
+    };
+    usize::try_from(r).map_err(|_| io::Error::last_os_error())
 }
