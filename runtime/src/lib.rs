@@ -169,4 +169,5 @@ pub fn unlock_os_thread() {
 pub mod __private {
     pub use crate::chan::select::{select, RecvCase, SelectCase, SelectMode, SendCase};
     pub use crate::goroutine::{run_main, run_test};
+    pub use crate::io::resolve::set_lookup_delay;
 }

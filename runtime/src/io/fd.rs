@@ -8,7 +8,7 @@
 
 use std::io;
 use std::mem::{self, MaybeUninit};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -231,38 +231,6 @@ fn poll_fd(fd: RawFd, mode: Mode, deadline: Option<Instant>) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Resolves `addr`. Addresses (`SocketAddr`, `(IpAddr, u16)`, numeric
-/// strings) resolve without a system call. A host name goes through
-/// getaddrinfo, which blocks the thread: that is left to sysmon's release of
-/// stuck Ms (sched/sysmon.rs), not announced with `syscall::blocking`, because
-/// announcing every resolution — nearly all of them instant — lets sysmon
-/// hand the P off whenever the OS deschedules the thread for a moment, and
-/// a connect storm then leaves a crowd of Ms behind.
-pub(crate) fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
-    addr.to_socket_addrs().map(Iterator::collect)
-}
-
-/// std's each_addr: `f` on each address of `addr` until one succeeds; the
-/// last error otherwise.
-pub(crate) fn each_addr<A: ToSocketAddrs, T>(
-    addr: A,
-    mut f: impl FnMut(&SocketAddr) -> io::Result<T>,
-) -> io::Result<T> {
-    let mut last = None;
-    for a in resolve(addr)? {
-        match f(&a) {
-            Ok(v) => return Ok(v),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve to any addresses",
-        )
-    }))
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {

@@ -38,6 +38,7 @@ pub mod fs;
 pub mod net;
 pub(crate) mod netpoll;
 mod pipe;
+pub(crate) mod resolve;
 mod tcp_listener;
 mod tcp_stream;
 mod udp_socket;

@@ -55,6 +55,7 @@
 
 #![forbid(unsafe_code)]
 
+pub use super::resolve::lookup_host;
 pub use super::tcp_listener::{Incoming, TcpListener};
 pub use super::tcp_stream::TcpStream;
 pub use super::udp_socket::UdpSocket;

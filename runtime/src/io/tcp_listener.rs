@@ -10,6 +10,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 
 use super::fd::{self, Mode, NetFd};
+use super::resolve;
 use super::tcp_stream::TcpStream;
 
 /// A TCP socket server, listening for connections, like
@@ -40,7 +41,7 @@ impl TcpListener {
     /// assert_eq!(err.kind(), ErrorKind::AddrInUse);
     /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        fd::each_addr(addr, |a| {
+        resolve::each_addr(addr, |a| {
             let sock = fd::socket(a, libc::SOCK_STREAM)?;
             fd::set_reuseaddr(sock.as_raw_fd())?;
             fd::bind(sock.as_raw_fd(), a)?;

@@ -12,6 +12,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use super::fd::{self, Mode, NetFd};
+use super::resolve;
 
 /// A TCP connection between a local and a remote socket, like
 /// [`std::net::TcpStream`]; blocking operations park the calling goroutine
@@ -57,7 +58,7 @@ impl TcpStream {
     /// assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
     /// ```
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
-        fd::each_addr(addr, |a| connect_addr(a, None))
+        resolve::each_addr(addr, |a| connect_addr(a, None))
     }
 
     /// Opens a TCP connection to `addr`, failing with `TimedOut` if it takes

@@ -11,6 +11,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use super::fd::{self, Mode, NetFd};
+use super::resolve;
 
 /// A UDP socket, like [`std::net::UdpSocket`]; a receive with nothing
 /// queued parks the calling goroutine (a plain thread blocks).
@@ -44,7 +45,7 @@ impl UdpSocket {
     /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        fd::each_addr(addr, |a| {
+        resolve::each_addr(addr, |a| {
             let sock = fd::socket(a, libc::SOCK_DGRAM)?;
             fd::bind(sock.as_raw_fd(), a)?;
             Ok(UdpSocket {
@@ -113,7 +114,7 @@ impl UdpSocket {
     /// assert_eq!(b.recv(&mut buf).unwrap(), 4);
     /// ```
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
-        let to = fd::resolve(addr)?.into_iter().next().ok_or_else(|| {
+        let to = resolve::resolve(addr)?.into_iter().next().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to")
         })?;
         self.fd.io(Mode::Write, |s| s.send_to(buf, to))
@@ -133,7 +134,7 @@ impl UdpSocket {
     /// assert_eq!(&buf, b"hi");
     /// ```
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        fd::each_addr(addr, |a| self.fd.sock().connect(a))
+        resolve::each_addr(addr, |a| self.fd.sock().connect(a))
     }
 
     /// Sends to the connected address.

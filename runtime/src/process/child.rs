@@ -14,10 +14,11 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
+use crate::context::Context;
 use crate::io::fd::{Mode, NetFd};
 use crate::io::{PipeReader, PipeWriter};
 
@@ -133,6 +134,47 @@ impl Child {
     /// ```
     pub fn wait_timeout(&mut self, d: Duration) -> io::Result<Option<ExitStatus>> {
         self.wait_until(Some(crate::time::deadline_after(d)))
+    }
+
+    /// Waits for the child to exit; if `ctx` is done first, kills it
+    /// (SIGKILL, as Go's `exec.CommandContext`) and reaps it. Returns the
+    /// exit status either way: `ctx.err()` tells whether it was cut short.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (ctx, _cancel) = gort::context::background().with_timeout(Duration::from_millis(10));
+    /// let mut c = gort::process::Command::new("sleep").arg("60").spawn().unwrap();
+    /// let st = c.wait_context(&ctx).unwrap();
+    /// assert!(!st.success() && ctx.err().is_some());
+    /// ```
+    pub fn wait_context(&mut self, ctx: &Context) -> io::Result<ExitStatus> {
+        let killer = self.killer()?;
+        let stop = crate::context::after_func(ctx, move || killer());
+        let r = self.wait();
+        stop.stop();
+        r
+    }
+
+    /// Something that sends SIGKILL to this child from any goroutine,
+    /// through a duplicate of its pidfd (or, without one, by pid while it
+    /// is not yet reaped).
+    fn killer(&self) -> io::Result<impl Fn() + Send + Sync + 'static> {
+        let pidfd = match &self.pidfd {
+            Some(fd) => Some(fd.sock().try_clone()?),
+            None => None,
+        };
+        let pid = self.id();
+        Ok(move || match &pidfd {
+            Some(fd) => {
+                let _ = crate::sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+            }
+            None => {
+                if let Ok(pid) = i32::try_from(pid) {
+                    let pid = nix::unistd::Pid::from_raw(pid);
+                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                }
+            }
+        })
     }
 
     /// The status if the child has exited (reaping it), else None; never
