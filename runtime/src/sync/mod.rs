@@ -9,6 +9,8 @@
 //! - [`Once`]: run an initializer once; a panic in it counts as done (Go's).
 //! - [`OnceLock<T>`]: a cell written once (std's; Go's `OnceValue`); a
 //!   panic in its initializer leaves it empty for the next caller.
+//! - [`Cond`]: a condition variable over a [`Mutex`], with Go's
+//!   `wait` / `signal` / `broadcast` and no lost wake-ups.
 //! - [`ErrGroup<E>`]: golang.org/x/sync/errgroup — goroutines for the parts
 //!   of one task, the first error, a context cancelled on it, a limit.
 //!
@@ -48,6 +50,7 @@
 
 #![deny(unsafe_code)]
 
+mod cond;
 mod errgroup;
 mod mutex;
 mod once;
@@ -56,6 +59,7 @@ mod rwlock;
 mod semaphore;
 mod waitgroup;
 
+pub use cond::Cond;
 pub use errgroup::ErrGroup;
 pub use mutex::{Mutex, MutexGuard};
 pub use once::Once;
