@@ -14,7 +14,7 @@
 //! its run queue; the scheduler in `sched/` (the loop, hand-offs, blocking
 //! calls, sysmon, preemption); waiting in `wait/`, channels and `select!`
 //! in `chan/`, `sync/` and `time/` on top of it; sockets, files and the
-//! netpoller in `io/`; the program's side of a goroutine (spawn, join,
+//! netpoller in `io/`; the program's side of a goroutine (spawn, join, scope,
 //! goroutine-locals, `#[gort::main]`) in `goroutine/`; reports and traces
 //! in `diag/`; the environment knobs in `config.rs`; raw OS calls in `sys/`.
 
@@ -63,7 +63,9 @@ pub mod compat {
 }
 pub use config::MAX_GOMAXPROCS;
 pub use diag::stats::{stats, Stats};
-pub use goroutine::{spawn, AccessError, Builder, JoinHandle, LocalKey};
+pub use goroutine::{
+    scope, spawn, AccessError, Builder, JoinHandle, LocalKey, Scope, ScopedJoinHandle,
+};
 pub use sched::no_preempt;
 pub use stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
 

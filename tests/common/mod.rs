@@ -199,3 +199,49 @@ impl PeakWatcher {
         self.peak.load(Ordering::Relaxed)
     }
 }
+
+/// Goroutines parked now with wait reason `reason` (Go's spelling, as the
+/// goroutine dump shows it: "sync.Cond.Wait", "sync.Mutex.Lock", ...).
+pub fn parked_in(reason: &str) -> usize {
+    let mut out = Vec::new();
+    gort::debug::dump_goroutines(&mut out).expect("dump goroutines");
+    let pat = format!("[{reason}");
+    String::from_utf8_lossy(&out)
+        .lines()
+        .filter(|l| l.starts_with("goroutine ") && l.contains(&pat))
+        .count()
+}
+
+/// Polls every millisecond (sleeping with `gort::time::sleep`: a goroutine
+/// parks, a thread blocks) until at least `n` goroutines are parked with
+/// wait reason `reason` ([`parked_in`]).
+pub fn wait_parked(reason: &str, n: usize) {
+    while parked_in(reason) < n {
+        gort::time::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Defines test `$name`, which re-runs itself in a child at GOMAXPROCS 1,
+/// then 2, each with a 1 ms time slice ([`child_ok`]), and echoes the
+/// child's stdout lines from a `> ` on; in the child it runs `$body`
+/// under the watchdog `$limit`.
+#[macro_export]
+macro_rules! at_gomaxprocs_1_and_2 {
+    ($name:ident, $body:expr, $limit:expr) => {
+        #[test]
+        fn $name() {
+            let name = stringify!($name);
+            if common::is_child(name) {
+                common::with_timeout($limit, $body);
+                return;
+            }
+            for procs in ["1", "2"] {
+                let env = [("GOMAXPROCS", procs), ("GORT_TIMESLICE", "1ms")];
+                let (so, _) = common::child_ok(name, &env);
+                for l in so.lines().filter_map(|l| l.find("> ").map(|i| &l[i + 2..])) {
+                    println!("P={procs}: {l}");
+                }
+            }
+        }
+    };
+}

@@ -83,6 +83,8 @@ pub(crate) enum WaitReason {
     Join,
     /// `gort::block_on`: a future is pending (gort's own).
     BlockOn,
+    /// `sync::Cond::wait`.
+    SyncCondWait,
 }
 
 impl WaitReason {
@@ -103,6 +105,7 @@ impl WaitReason {
             WaitReason::IoWait => "IO wait",
             WaitReason::Join => "join",
             WaitReason::BlockOn => "block_on",
+            WaitReason::SyncCondWait => "sync.Cond.Wait",
         }
     }
 
@@ -132,6 +135,7 @@ impl WaitReason {
             IoWait,
             Join,
             BlockOn,
+            SyncCondWait,
         ]
         .get(usize::from(v))
         .copied()
@@ -361,10 +365,11 @@ mod tests {
 
     #[test]
     fn reasons_round_trip_with_go_spellings() {
-        for v in 0..=12u8 {
+        for v in 0..=WaitReason::SyncCondWait as u8 {
             assert_eq!(WaitReason::from_u8(v) as u8, v);
         }
         assert_eq!(WaitReason::ChanReceive.as_str(), "chan receive");
+        assert_eq!(WaitReason::SyncCondWait.as_str(), "sync.Cond.Wait");
         assert_eq!(WaitReason::SyncMutexLock.as_str(), "sync.Mutex.Lock");
         assert_eq!(WaitReason::from_u8(200), WaitReason::Zero);
     }

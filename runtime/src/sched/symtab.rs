@@ -27,7 +27,9 @@
 //! `<Task<F, T> as Entry>::run` (goroutine/join.rs, [`USER_ENTRY_METHOD`]). It is generic over
 //! the goroutine's closure, and in an optimized build the closure's body is
 //! inlined into it: a goroutine's `loop { x += 1 }` lies inside a gort symbol.
-//! Its own runtime work (the task's lock) is kept out of line. Keeping std/core/alloc out is what makes
+//! Its own runtime work (the task's lock) is kept out of line. A scoped
+//! goroutine's closure (goroutine/scope.rs) sits behind a second entry,
+//! `<ScopedMain<F, T> as ScopedBody>::run`, which counts the same way. Keeping std/core/alloc out is what makes
 //! `println!` from preempted goroutines safe: stdout's reentrant lock and
 //! RefCell are per thread, and a preemption never lands inside them.
 //!
@@ -89,8 +91,9 @@ const RUNTIME_CRATES: &[&str] = &[
     "unicode_width",
 ];
 
-/// The one runtime function that counts as user code (module header): the
-/// goroutine entry's `run`, named by `goroutine::entry_symbol_names`.
+/// The method of the runtime functions that count as user code (module
+/// header): the goroutine entries' `run`, named by
+/// `goroutine::entry_symbol_names`.
 const USER_ENTRY_METHOD: &str = "::run";
 
 /// The global allocator's entry points, by name: the shims every allocation
@@ -219,8 +222,10 @@ fn split_qualified(path: &str) -> Option<(&str, Option<&str>)> {
 fn is_user_path(path: &str) -> bool {
     if let Some((ty, tr)) = split_qualified(path) {
         let rest = &path[ty.len() + tr.map_or(0, |t| t.len() + 4) + 2..];
-        let (task, trait_) = crate::goroutine::entry_symbol_names();
-        let entry = ty.starts_with(task) && tr == Some(trait_) && rest == USER_ENTRY_METHOD;
+        let entry = rest == USER_ENTRY_METHOD
+            && crate::goroutine::entry_symbol_names()
+                .iter()
+                .any(|&(task, trait_)| ty.starts_with(task) && tr == Some(trait_));
         return entry || is_user_type(ty) || tr.is_some_and(is_user_path);
     }
     // `krate::...`; a name without a crate path is not user code.
@@ -438,10 +443,16 @@ mod tests {
     fn the_goroutine_entry_is_named_as_symbols_spell_it() {
         assert_eq!(
             crate::goroutine::entry_symbol_names(),
-            (
-                "gort_runtime::goroutine::join::Task<",
-                "gort_runtime::g::Entry"
-            )
+            [
+                (
+                    "gort_runtime::goroutine::join::Task<",
+                    "gort_runtime::g::Entry"
+                ),
+                (
+                    "gort_runtime::goroutine::scope::ScopedMain<",
+                    "gort_runtime::goroutine::scope::ScopedBody"
+                ),
+            ]
         );
     }
 
@@ -492,6 +503,17 @@ mod tests {
                 false,
             ),
             ("<gort_runtime::goroutine::join::Task<F,T>>::finish", false),
+            // A scoped goroutine's body (goroutine/scope.rs), likewise.
+            (
+                "<gort_runtime::goroutine::scope::ScopedMain<F,T> as gort_runtime::goroutine::scope::ScopedBody>::run",
+                true,
+            ),
+            (
+                "<gort_runtime::goroutine::scope::ScopedMain<myapp::main::{closure#0}, u64> as gort_runtime::goroutine::scope::ScopedBody>::run",
+                true,
+            ),
+            ("gort_runtime::goroutine::scope::child_finish::<u64>", false),
+            ("gort_runtime::goroutine::scope::Scope::go::{closure#0}", false),
             (
                 "<myapp::main::{closure#0} as core::ops::function::FnOnce<()>>::call_once",
                 true,

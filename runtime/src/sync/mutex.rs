@@ -335,3 +335,12 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
         fmt::Debug::fmt(&**self, f)
     }
 }
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard holds (sync/cond.rs re-locks it after a wait).
+    /// An associated function, like std's guard helpers, so it cannot
+    /// shadow a method of `T`.
+    pub(crate) fn mutex(this: &Self) -> &'a Mutex<T> {
+        this.lock
+    }
+}

@@ -492,6 +492,39 @@ impl<T> WaitQ<T> {
         }
     }
 
+    /// Claims the first queued sudog whose slot `pick` accepts (Go's
+    /// notifyListNotifyOne looks for one ticket this way); stale sudogs met
+    /// on the way are dropped, the others stay queued in order.
+    pub(crate) fn dequeue_where(
+        &mut self,
+        mut pick: impl FnMut(Option<&T>) -> bool,
+    ) -> Option<Claimed<'_, T>> {
+        let mut p = self.head;
+        while !p.is_null() {
+            // SAFETY: `p` is linked (we walk the list under its lock), hence
+            // alive; so is its ctx (module header).
+            let s: &Sudog<T> = unsafe { &*p };
+            p = s.next.get();
+            // SAFETY: as above.
+            let ctx: &WaitCtx = unsafe { &*s.ctx.get() };
+            if !ctx.is_waiting() {
+                self.unlink(s);
+                continue;
+            }
+            // SAFETY: a linked sudog's slot is written only by its owner
+            // before linking it, or by a claim winner after popping it
+            // under this lock, which we hold: nobody writes it now.
+            let picked = pick(unsafe { (*s.slot.get()).as_ref() });
+            if picked {
+                self.unlink(s);
+                if let Some(claim) = ctx.try_claim(s.case.get()) {
+                    return Some(Claimed { node: s, claim });
+                }
+            }
+        }
+        None
+    }
+
     /// True if a sudog of a party other than `me` could be claimed now.
     /// Drops stale sudogs from the head and from the middle while looking.
     pub(crate) fn has_peer(&mut self, me: &WaitCtx) -> bool {
@@ -599,6 +632,33 @@ mod tests {
         let ws = q.claim_all();
         assert_eq!(ws.len(), 1);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn dequeue_where_picks_by_slot_and_keeps_the_rest_in_order() {
+        let ctxs: Vec<WaitCtx> = (0..4).map(|_| WaitCtx::new()).collect();
+        let nodes: Vec<Sudog<u32>> = (0..4).map(|i| Sudog::new(Some(i * 10))).collect();
+        let mut q = WaitQ::new();
+        for (n, c) in nodes.iter().zip(&ctxs) {
+            // SAFETY: nodes and ctxs outlive the queue's use below.
+            unsafe { q.push_back(n, c, 0) };
+        }
+        // ctx 0 is claimed elsewhere: its sudog is stale and dropped.
+        drop(ctxs[0].try_claim(CASE_TIMEOUT).expect("fresh ctx").finish());
+        let c = q.dequeue_where(|s| s == Some(&20)).expect("node 2 queued");
+        assert_eq!(c.take(), Some(20));
+        drop(c.finish());
+        assert!(q.dequeue_where(|s| s == Some(&0)).is_none(), "stale");
+        assert!(q.dequeue_where(|s| s == Some(&99)).is_none());
+        assert_eq!(q.len(), 2);
+        let order: Vec<_> = std::iter::from_fn(|| {
+            let c = q.dequeue()?;
+            let v = c.take();
+            drop(c.finish());
+            v
+        })
+        .collect();
+        assert_eq!(order, [10, 30]);
     }
 
     #[test]
