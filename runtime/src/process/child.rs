@@ -149,7 +149,7 @@ impl Child {
     /// ```
     pub fn wait_context(&mut self, ctx: &Context) -> io::Result<ExitStatus> {
         let killer = self.killer()?;
-        let stop = crate::context::after_func(ctx, move || killer());
+        let stop = crate::context::after_func(ctx, killer);
         let r = self.wait();
         stop.stop();
         r
