@@ -3,6 +3,9 @@
 //! disk, an NFS mount or a FIFO with no writer blocks only the calling
 //! goroutine and its thread, not the goroutines queued on its P.
 //!
+//! A `File` that is a FIFO or a pipe is the exception: once open, its reads
+//! and writes park the goroutine in the netpoller instead (io/fifo.rs).
+//!
 //! Same names, signatures and errors as `std::fs`: every error is std's own
 //! [`io::Error`] (its kind and OS code unchanged); data types that make no
 //! system call ([`Metadata`], [`FileType`], [`Permissions`]) are std's,
@@ -38,6 +41,8 @@ use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+
+use super::fifo::Fifo;
 
 pub use std::fs::{FileType, Metadata, Permissions};
 
@@ -417,6 +422,8 @@ impl fmt::Debug for DirEntry {
 #[derive(Debug)]
 pub struct File {
     inner: std::fs::File,
+    /// Set for a FIFO or pipe: reads and writes park (io/fifo.rs).
+    fifo: Option<Fifo>,
 }
 
 impl File {
@@ -603,7 +610,10 @@ impl File {
     /// assert_eq!(s, "std");
     /// gort::fs::remove_file(&path).unwrap();
     /// ```
-    pub fn into_std(self) -> std::fs::File {
+    pub fn into_std(mut self) -> std::fs::File {
+        if let Some(p) = self.fifo.take() {
+            p.release();
+        }
         self.inner
     }
 }
@@ -611,13 +621,14 @@ impl File {
 impl From<std::fs::File> for File {
     /// Wraps an already open std file.
     fn from(inner: std::fs::File) -> File {
-        File { inner }
+        let fifo = Fifo::detect(&inner);
+        File { inner, fifo }
     }
 }
 
 impl From<File> for std::fs::File {
     fn from(f: File) -> std::fs::File {
-        f.inner
+        f.into_std()
     }
 }
 
@@ -629,7 +640,7 @@ impl From<OwnedFd> for File {
 
 impl From<File> for OwnedFd {
     fn from(f: File) -> OwnedFd {
-        f.inner.into()
+        f.into_std().into()
     }
 }
 
@@ -647,32 +658,47 @@ impl AsRawFd for File {
 
 impl IntoRawFd for File {
     fn into_raw_fd(self) -> RawFd {
-        self.inner.into_raw_fd()
+        self.into_std().into_raw_fd()
     }
 }
 
 impl Read for &File {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(mut p) = self.fifo.as_ref() {
+            return p.read(buf);
+        }
         let mut f = &self.inner;
         blocking(|| f.read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        if let Some(mut p) = self.fifo.as_ref() {
+            return p.read_vectored(bufs);
+        }
         let mut f = &self.inner;
         blocking(|| f.read_vectored(bufs))
     }
 
     fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        if let Some(mut p) = self.fifo.as_ref() {
+            return p.read_exact(buf);
+        }
         let mut f = &self.inner;
         blocking(|| f.read_exact(buf))
     }
 
     fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if let Some(mut p) = self.fifo.as_ref() {
+            return p.read_to_end(buf);
+        }
         let mut f = &self.inner;
         blocking(|| f.read_to_end(buf))
     }
 
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        if let Some(mut p) = self.fifo.as_ref() {
+            return p.read_to_string(buf);
+        }
         let mut f = &self.inner;
         blocking(|| f.read_to_string(buf))
     }
@@ -702,16 +728,25 @@ impl Read for File {
 
 impl Write for &File {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(mut p) = self.fifo.as_ref() {
+            return p.write(buf);
+        }
         let mut f = &self.inner;
         blocking(|| f.write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if let Some(mut p) = self.fifo.as_ref() {
+            return p.write_vectored(bufs);
+        }
         let mut f = &self.inner;
         blocking(|| f.write_vectored(bufs))
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        if let Some(mut p) = self.fifo.as_ref() {
+            return p.write_all(buf);
+        }
         let mut f = &self.inner;
         blocking(|| f.write_all(buf))
     }

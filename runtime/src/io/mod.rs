@@ -34,6 +34,7 @@ macro_rules! impl_as_fd {
 
 mod copy;
 pub(crate) mod fd;
+mod fifo;
 pub mod fs;
 pub mod net;
 pub(crate) mod netpoll;
