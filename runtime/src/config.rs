@@ -32,6 +32,12 @@ pub(crate) struct Config {
     pub(crate) timeslice: Duration,
     /// `GODEBUG=asyncpreemptoff=1`: no signal preemption (Go's name).
     pub(crate) async_preempt_off: bool,
+    /// GOMAXPROCS came from the environment: no automatic updates.
+    pub(crate) gomaxprocs_custom: bool,
+    /// `GODEBUG=updatemaxprocs=0` turns off sysmon's updates (Go 1.25).
+    pub(crate) update_maxprocs: bool,
+    /// `GODEBUG=containermaxprocs=0` ignores the cgroup CPU limit (Go 1.25).
+    pub(crate) container_maxprocs: bool,
 }
 
 /// Go's forcePreemptNS.
@@ -47,21 +53,20 @@ const MIN_TIMESLICE: Duration = Duration::from_micros(100);
 impl Config {
     /// Reads the environment, warning about (and replacing) bad values.
     pub(crate) fn from_env() -> Config {
-        let default_procs = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(MAX_GOMAXPROCS);
-        let gomaxprocs = match std::env::var("GOMAXPROCS") {
+        let godebug = std::env::var("GODEBUG").unwrap_or_default();
+        let container_maxprocs = godebug_value(&godebug, "containermaxprocs") != Some("0");
+        let default_procs = crate::sched::maxprocs::default_gomaxprocs(container_maxprocs);
+        let (gomaxprocs, gomaxprocs_custom) = match std::env::var("GOMAXPROCS") {
             Ok(v) => match parse_gomaxprocs(&v) {
-                Ok(n) => n,
+                Ok(n) => (n, true),
                 Err(why) => {
                     warn(&format!(
                         "gort: ignoring GOMAXPROCS={v:?} ({why}); using {default_procs}"
                     ));
-                    default_procs
+                    (default_procs, false)
                 }
             },
-            Err(_) => default_procs,
+            Err(_) => (default_procs, false),
         };
         let stack_size = match std::env::var("GORT_STACK_SIZE") {
             Ok(v) => {
@@ -95,12 +100,14 @@ impl Config {
             },
             Err(_) => DEFAULT_TIMESLICE,
         };
-        let godebug = std::env::var("GODEBUG").unwrap_or_default();
         Config {
             gomaxprocs,
             stack_size,
             timeslice,
             async_preempt_off: godebug_value(&godebug, "asyncpreemptoff") == Some("1"),
+            gomaxprocs_custom,
+            update_maxprocs: godebug_value(&godebug, "updatemaxprocs") != Some("0"),
+            container_maxprocs,
         }
     }
 }

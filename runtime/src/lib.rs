@@ -105,7 +105,9 @@ pub fn num_goroutine() -> usize {
 
 /// The current GOMAXPROCS: the number of Ps, i.e. goroutines running user code
 /// at once. Set by the `GOMAXPROCS` environment variable (a bad value gets a
-/// warning and the default), else the number of CPUs available.
+/// warning and the default), else automatic as in Go 1.25: the CPUs in the
+/// affinity mask, lowered to the container's (cgroup's) CPU limit rounded
+/// up, and followed while the program runs ([`set_default_gomaxprocs`]).
 ///
 /// ```
 /// assert!(gort::gomaxprocs() >= 1);
@@ -123,7 +125,28 @@ pub fn gomaxprocs() -> usize {
 /// assert_eq!(old, gort::gomaxprocs());
 /// ```
 pub fn set_gomaxprocs(n: usize) -> usize {
+    if n > 0 {
+        sched::maxprocs::set_custom(true);
+    }
     sched::set_gomaxprocs(n)
+}
+
+/// Goes back to the automatic GOMAXPROCS (Go 1.25's
+/// `runtime.SetDefaultGOMAXPROCS`): the CPUs this process may use, lowered
+/// to its cgroup's CPU limit rounded up, re-checked about once a second
+/// (unless `GODEBUG=updatemaxprocs=0`). Undoes a `GOMAXPROCS` environment
+/// variable or a [`set_gomaxprocs`] call. Returns the new value.
+///
+/// ```
+/// let n = gort::set_default_gomaxprocs();
+/// assert_eq!(n, gort::gomaxprocs());
+/// ```
+pub fn set_default_gomaxprocs() -> usize {
+    let s = sched::sched();
+    sched::maxprocs::set_custom(false);
+    let n = sched::maxprocs::default_gomaxprocs(s.cfg.container_maxprocs);
+    sched::set_gomaxprocs(n);
+    n
 }
 
 /// Wires the calling goroutine to its current OS thread (Go's

@@ -76,6 +76,7 @@ mod execute;
 mod globrunq;
 mod handoff;
 pub(crate) mod kick;
+pub(crate) mod maxprocs;
 pub(crate) mod preempt;
 mod schedule;
 mod symtab;
@@ -167,6 +168,7 @@ pub(crate) fn sched() -> &'static Sched {
         crate::goroutine::spawn::install_panic_hook();
         let cfg = Config::from_env();
         crate::sched::preempt::init(&cfg);
+        maxprocs::init(&cfg);
         crate::diag::init_diagnostics();
         Sched::new(cfg)
     })

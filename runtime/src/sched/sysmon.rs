@@ -123,8 +123,10 @@ fn sysmon() {
     let mut pless = HashMap::new();
     let mut pass = 0u64;
     let mut delay = MIN_DELAY;
+    let mut procs_checked = Instant::now();
     loop {
         let now = Instant::now();
+        super::maxprocs::sysmon_update(&s.cfg, &mut procs_checked, now);
         crate::diag::allgs::tick_coarse_clock();
         crate::diag::sigquit::poll();
         let mut round = retake(&mut watch, now, slice);
