@@ -26,7 +26,7 @@
 //! worker cannot be started, 2 on a bad argument.
 
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -71,8 +71,8 @@ fn spawn_worker(i: usize) -> io::Result<Child> {
     cmd.args(["-c", SCRIPT, "sh", &i.to_string(), &lines.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd.as_std_mut().process_group(0);
+        .stderr(Stdio::piped())
+        .process_group(0);
     cmd.spawn()
 }
 

@@ -137,6 +137,20 @@ impl Command {
         self
     }
 
+    /// Puts the child in process group `pgroup` (0: a new group of its
+    /// own, Go's `SysProcAttr.Setpgid`), so a terminal's Ctrl-C reaches
+    /// only the parent, and a signal to the group reaches the child's own
+    /// children too (std's `CommandExt::process_group`).
+    ///
+    /// ```
+    /// let st = gort::process::Command::new("true").process_group(0).status().unwrap();
+    /// assert!(st.success());
+    /// ```
+    pub fn process_group(&mut self, pgroup: i32) -> &mut Command {
+        std::os::unix::process::CommandExt::process_group(&mut self.std, pgroup);
+        self
+    }
+
     /// The program's name as given.
     pub fn get_program(&self) -> &OsStr {
         self.std.get_program()
