@@ -3,29 +3,13 @@
 //! included; the deadline), and it exits 0. `cargo test` builds the
 //! examples next to the test binaries (debug profile).
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn example(name: &str) -> PathBuf {
-    let mut p = std::env::current_exe().expect("test binary path");
-    p.pop(); // the binary
-    p.pop(); // deps/
-    p.join("examples").join(name)
-}
+use std::process::Command;
 
 #[test]
 fn the_crawler_example_cancels_on_the_first_error() {
-    let exe = example("crawler");
-    if !exe.exists() {
-        // Run alone (`cargo test --test example_crawler`) cargo builds no
-        // examples: build it the same way.
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "--example", "crawler"])
-            .status()
-            .expect("run cargo");
-        assert!(st.success(), "cargo build --example crawler failed");
-    }
+    let exe = common::example_exe("crawler");
     let out = Command::new(&exe)
         .output()
         .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));

@@ -12,6 +12,8 @@
 //! with ECHILD for every worker pid it printed exactly when the supervisor
 //! itself reaped that worker.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -24,26 +26,9 @@ const WATCHDOG: Duration = Duration::from_secs(60);
 /// Workers the supervisor runs.
 const WORKERS: usize = 3;
 
-fn example(name: &str) -> PathBuf {
-    let mut p = std::env::current_exe().expect("test binary path");
-    p.pop(); // the binary
-    p.pop(); // deps/
-    p.join("examples").join(name)
-}
-
-/// The example binary, built first when `cargo test --test
-/// example_supervisor` ran alone (cargo then builds no examples).
+/// The example binary.
 fn supervisor_exe() -> PathBuf {
-    let exe = example("supervisor");
-    if !exe.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "--example", "supervisor"])
-            .status()
-            .expect("run cargo");
-        assert!(st.success(), "cargo build --example supervisor failed");
-    }
-    exe
+    common::example_exe("supervisor")
 }
 
 /// Makes this process the reaper of its orphaned descendants (header).

@@ -113,6 +113,15 @@ pub(crate) enum GRun {
     Empty,
 }
 
+/// Goroutines locked to their M by `lock_os_thread` (or a panic): Ms that
+/// run nothing else. Relaxed: a statistic for `gort::metrics`.
+static PINNED: AtomicUsize = AtomicUsize::new(0);
+
+/// Ms pinned to a goroutine now.
+pub(crate) fn pinned() -> usize {
+    PINNED.load(Ordering::Relaxed)
+}
+
 /// A goroutine descriptor. Shared fields are atomics; `run` and `yielder`
 /// belong to the G's owner (see the header) and are never touched concurrently.
 pub(crate) struct G {
@@ -151,6 +160,12 @@ pub(crate) struct G {
     locked_m: Cell<Option<&'static M>>,
     /// Owner-only: `lock_os_thread` nesting.
     lock_count: Cell<u32>,
+    /// Owner-only: transitions to Runnable so far, wrapping; every 8th is
+    /// timed for the scheduling-latency histogram (Go's trackingSeq).
+    track_seq: Cell<u8>,
+    /// When a timed transition to Runnable happened (`time::nanotime`), 0
+    /// if the current one is not timed. Owner-only, like the status.
+    runnable_at: Cell<u64>,
     /// Owner-only: locked (one `lock_count`) because it reached a switch
     /// point while panicking (sched/mod.rs `switch_point`).
     panic_locked: Cell<bool>,
@@ -210,6 +225,10 @@ impl G {
             stack_hi: AtomicUsize::new(0),
             locked_m: Cell::new(None),
             lock_count: Cell::new(0),
+            // Spread the sampled transitions over goroutines (Go starts
+            // trackingSeq at random), so short-lived ones are timed too.
+            track_seq: Cell::new((id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8),
+            runnable_at: Cell::new(0),
             panic_locked: Cell::new(false),
             async_locked: Cell::new(false),
             admitted: Cell::new(false),
@@ -247,6 +266,23 @@ impl G {
         }
         // Release: pairs with the Acquire in `status()` (observers).
         self.status.store(to as u8, Ordering::Release);
+        if to == GStatus::Runnable {
+            self.track_runnable();
+        } else if from == GStatus::Runnable && self.runnable_at.get() != 0 {
+            let waited = crate::time::nanotime().saturating_sub(self.runnable_at.replace(0));
+            crate::diag::metrics::record_latency(waited);
+        }
+    }
+
+    /// Times every 8th transition to Runnable (Go samples the same way: a
+    /// clock read on every switch would cost more than the histogram is
+    /// worth).
+    fn track_runnable(&self) {
+        let seq = self.track_seq.get().wrapping_add(1);
+        self.track_seq.set(seq);
+        if seq.is_multiple_of(8) {
+            self.runnable_at.set(crate::time::nanotime().max(1));
+        }
     }
 
     /// Owner-only access to the run state.
@@ -267,6 +303,10 @@ impl G {
 
     /// Go's LockOSThread: lock to `m` (the M running this G), nested.
     pub(crate) fn lock_to(&self, m: &'static M) {
+        if self.lock_count.get() == 0 {
+            // Relaxed: a statistic.
+            PINNED.fetch_add(1, Ordering::Relaxed);
+        }
         self.lock_count.set(self.lock_count.get() + 1);
         self.locked_m.set(Some(m));
     }
@@ -275,6 +315,10 @@ impl G {
     /// asynchronous preemption still holds the G on its M.
     pub(crate) fn unlock(&self) {
         let n = self.lock_count.get().saturating_sub(1);
+        if n == 0 && self.lock_count.get() == 1 {
+            // Relaxed: a statistic.
+            PINNED.fetch_sub(1, Ordering::Relaxed);
+        }
         self.lock_count.set(n);
         if n == 0 && !self.async_locked.get() {
             self.locked_m.set(None);
@@ -331,6 +375,14 @@ impl G {
     pub(crate) fn unlock_async(&self) {
         if self.async_locked.replace(false) && self.lock_count.get() == 0 {
             self.locked_m.set(None);
+        }
+    }
+
+    /// A G that ends while locked to its M gives up its pin (owner-only).
+    pub(crate) fn drop_pin(&self) {
+        if self.lock_count.replace(0) > 0 {
+            // Relaxed: a statistic.
+            PINNED.fetch_sub(1, Ordering::Relaxed);
         }
     }
 

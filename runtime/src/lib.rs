@@ -50,7 +50,7 @@ mod throw;
 pub mod time;
 mod wait;
 
-pub use diag::{debug, trace};
+pub use diag::{debug, metrics, trace};
 pub use io::{fs, net};
 pub use sched::syscall;
 

@@ -245,3 +245,22 @@ macro_rules! at_gomaxprocs_1_and_2 {
         }
     };
 }
+
+/// The debug build of example `name` (`cargo test` builds the examples next
+/// to the test binaries); built here first when a test runs alone (`cargo
+/// test --test X` builds no examples).
+pub fn example_exe(name: &str) -> std::path::PathBuf {
+    let mut exe = std::env::current_exe().expect("test binary path");
+    exe.pop(); // the binary
+    exe.pop(); // deps/
+    let exe = exe.join("examples").join(name);
+    if !exe.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "--example", name])
+            .status()
+            .expect("run cargo");
+        assert!(st.success(), "cargo build --example {name} failed");
+    }
+    exe
+}

@@ -204,6 +204,11 @@ pub(crate) struct PollDesc {
     tick: [AtomicU64; 2],
 }
 
+/// Goroutines parked on I/O now (a snapshot, for `gort::metrics`).
+pub(crate) fn waiters() -> usize {
+    NWAITERS.load(Ordering::Relaxed)
+}
+
 /// One more goroutine waits on I/O. Under the PollDesc lock.
 fn waiter_added() {
     if NWAITERS.fetch_add(1, Ordering::SeqCst) == 0 {

@@ -180,6 +180,7 @@ fn after_preempt(ml: &'static MLocal, p: Option<&'static P>, g: GRef) {
 fn after_exit(p: Option<&'static P>, g: GRef) {
     let s = sched();
     g.get().transition(GStatus::Running, GStatus::Dead);
+    g.get().drop_pin();
     // SAFETY: we still own the dead G; no other borrow of its run state is live.
     let run = unsafe { g.get().run_state() };
     let GRun::Started(ctx) = std::mem::replace(run, GRun::Empty) else {

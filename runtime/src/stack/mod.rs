@@ -409,6 +409,23 @@ impl Class {
 /// The global pool, by stack size.
 static POOL: Mutex<Option<HashMap<usize, Class>>> = Mutex::new(None);
 
+/// Goroutine stack bytes (guards included): (held by goroutines or cached
+/// by Ps, carved in all). For `gort::metrics`.
+pub(crate) fn stack_bytes() -> (usize, usize) {
+    let pool = POOL.lock();
+    let Some(classes) = pool.as_ref() else {
+        return (0, 0);
+    };
+    classes.iter().fold((0, 0), |(used, all), (size, c)| {
+        let span = size + GUARD;
+        let free = c.warm.len() + c.cold.len() + c.trimming;
+        (
+            used + c.carved.saturating_sub(free) * span,
+            all + c.carved * span,
+        )
+    })
+}
+
 /// The pool's class of `size`-byte stacks, made on first use.
 fn class_of(pool: &mut Option<HashMap<usize, Class>>, size: usize) -> &mut Class {
     pool.get_or_insert_with(HashMap::new)
