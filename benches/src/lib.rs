@@ -355,3 +355,17 @@ mod tests {
         assert_ne!(a, 0);
     }
 }
+
+/// `GORT_BENCH_FLIGHT=1`: a running flight recorder (default window) for
+/// the benchmark's lifetime, to measure what recording costs (W2, W3;
+/// docs/PERFORMANCE.md). None otherwise.
+pub fn flight_recorder_from_env() -> Option<gort::trace::FlightRecorder> {
+    if std::env::var("GORT_BENCH_FLIGHT").as_deref() != Ok("1") {
+        return None;
+    }
+    let mut fr = gort::trace::FlightRecorder::new(gort::trace::FlightRecorderConfig::default());
+    match fr.start() {
+        Ok(()) => Some(fr),
+        Err(e) => fail("flight recorder", e),
+    }
+}

@@ -37,6 +37,7 @@ fn skynet(num: u64, size: u64) -> u64 {
 #[gort::main]
 fn main() {
     let p = gort::gomaxprocs();
+    let _flight = gort_benches::flight_recorder_from_env();
 
     let start = Instant::now();
     let root = gort::go!(|| skynet(0, SIZE));

@@ -21,6 +21,7 @@ const R: u64 = 1_000_000;
 #[gort::main]
 fn main() {
     let p = gort::gomaxprocs();
+    let _flight = gort_benches::flight_recorder_from_env();
     let (ping_tx, ping_rx) = bounded::<u64>(0);
     let (pong_tx, pong_rx) = bounded::<u64>(0);
 

@@ -8,6 +8,7 @@
 pub(crate) mod allgs;
 pub mod debug;
 mod dump;
+mod flight;
 pub mod metrics;
 mod schedtrace;
 pub(crate) mod sigquit;

@@ -48,7 +48,7 @@
 use std::cell::OnceCell;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -61,31 +61,34 @@ use crate::switch::Switch;
 
 /// True while a trace is being recorded. Relaxed everywhere: a site that
 /// sees a stale value records one event more or less at the edges.
-static ON: AtomicBool = AtomicBool::new(false);
+pub(super) static ON: AtomicBool = AtomicBool::new(false);
 /// The trace session events belong to (an event recorded by a thread that
 /// saw ON just before a stop lands in the next session's buffers: the
 /// session number lets the next export drop it).
-static GEN: AtomicU32 = AtomicU32::new(0);
+pub(super) static GEN: AtomicU32 = AtomicU32::new(0);
 /// The session being recorded: where to write it and when it started.
-static SESSION: Mutex<Option<Session>> = Mutex::new(None);
+pub(super) static SESSION: Mutex<Option<Session>> = Mutex::new(None);
 /// Every thread's buffer (a thread's own clone lives in its thread-local).
-static BUFS: Mutex<Vec<Arc<ThreadBuf>>> = Mutex::new(Vec::new());
+pub(super) static BUFS: Mutex<Vec<Arc<ThreadBuf>>> = Mutex::new(Vec::new());
+
+/// `BUFS.len()`, for the flight recorder's per-thread cap (diag/flight.rs).
+pub(super) static BUFS_LEN: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// This thread's buffer, made at its first event.
     static LOCAL: OnceCell<Arc<ThreadBuf>> = const { OnceCell::new() };
 }
 
-struct Session {
-    path: PathBuf,
-    gen: u32,
-    start_ns: u64,
+pub(super) struct Session {
+    pub(super) path: PathBuf,
+    pub(super) gen: u32,
+    pub(super) start_ns: u64,
 }
 
 /// One thread's events. The lock is taken by its own thread per event and
 /// by `stop`, so it is uncontended while recording.
-struct ThreadBuf {
-    recs: Mutex<Vec<Rec>>,
+pub(super) struct ThreadBuf {
+    pub(super) recs: Mutex<Vec<Rec>>,
 }
 
 /// One recorded event.
@@ -219,7 +222,7 @@ pub(crate) fn netpoll_wake(n: usize) {
 }
 
 /// Nanoseconds since the first use of the trace clock.
-fn now_ns() -> u64 {
+pub(super) fn now_ns() -> u64 {
     static T0: OnceLock<Instant> = OnceLock::new();
     T0.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
@@ -241,10 +244,15 @@ fn record(ev: Ev) {
             let b = Arc::new(ThreadBuf {
                 recs: Mutex::new(Vec::with_capacity(4096)),
             });
-            BUFS.lock().push(b.clone());
+            let mut bufs = BUFS.lock();
+            bufs.push(b.clone());
+            // Relaxed: a hint for the flight recorder's trim.
+            BUFS_LEN.store(bufs.len(), Ordering::Relaxed);
             b
         });
-        buf.recs.lock().push(rec);
+        let mut recs = buf.recs.lock();
+        recs.push(rec);
+        super::flight::trim(&mut recs, ts);
     });
 }
 
@@ -267,7 +275,7 @@ pub fn start(path: impl AsRef<Path>) -> io::Result<()> {
 }
 
 /// `start` without starting the runtime (`GORT_TRACE` starts with it).
-fn start_session(path: &Path) -> io::Result<()> {
+pub(super) fn start_session(path: &Path) -> io::Result<()> {
     let mut s = SESSION.lock();
     if s.is_some() {
         return Err(io::Error::new(
@@ -323,7 +331,16 @@ pub struct Summary {
 /// std::fs::remove_file(&path).unwrap();
 /// ```
 pub fn stop() -> io::Result<Summary> {
-    let Some(session) = SESSION.lock().take() else {
+    let session = {
+        let mut s = SESSION.lock();
+        if s.as_ref().is_some_and(|s| s.path.as_os_str().is_empty()) {
+            return Err(io::Error::other(
+                "gort: the flight recorder is recording, not a trace",
+            ));
+        }
+        s.take()
+    };
+    let Some(session) = session else {
         return Err(io::Error::other("gort: no trace is being recorded"));
     };
     ON.store(false, Ordering::Relaxed);
@@ -340,6 +357,8 @@ pub fn stop() -> io::Result<Summary> {
         }
         // Threads that ended leave only the list's reference.
         bufs.retain(|b| Arc::strong_count(b) > 1);
+        // Relaxed: a hint (see BUFS_LEN).
+        BUFS_LEN.store(bufs.len(), Ordering::Relaxed);
     }
     let (json, summary) =
         super::trace_export::export(&per_thread, session.start_ns, end_ns, &session.path);
@@ -404,4 +423,5 @@ extern "C" fn write_at_exit() {
     drop(r);
 }
 
-// The writer is trace_export.rs.
+// The writer is trace_export.rs; the flight recorder flight.rs.
+pub use super::flight::{FlightRecorder, FlightRecorderConfig};
