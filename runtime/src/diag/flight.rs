@@ -7,8 +7,9 @@
 //! thread, no global lock per event) in a session of its own; each buffer
 //! trims itself as it grows: events older than `min_age` go first, and
 //! the oldest go whatever their age when the buffers would pass
-//! `max_bytes` (which wins, as in Go). A trim drains a quarter of the
-//! buffer at once, so its cost spreads over the events that filled it.
+//! `max_bytes` (which wins, as in Go). The buffer is a deque, so dropping
+//! from the front moves nothing, and the ages are looked at only every
+//! quarter of a buffer's share.
 //! `write_to` copies the buffers (recording goes on) and writes the window.
 //!
 //! A flight recorder and a `gort::trace::start` trace are one session: only
@@ -16,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -184,7 +186,7 @@ impl Drop for FlightRecorder {
 /// Called by the tracer after each event is appended to a thread's buffer
 /// (`recs`, under its lock) at time `now`: trims it while a flight
 /// recorder runs (module header).
-pub(super) fn trim(recs: &mut Vec<Rec>, now: u64) {
+pub(super) fn trim(recs: &mut VecDeque<Rec>, now: u64) {
     let min_age = MIN_AGE_NS.load(Ordering::Relaxed);
     if min_age == 0 {
         return;

@@ -46,6 +46,7 @@
 #![forbid(unsafe_code)]
 
 use std::cell::OnceCell;
+use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -88,7 +89,9 @@ pub(super) struct Session {
 /// One thread's events. The lock is taken by its own thread per event and
 /// by `stop`, so it is uncontended while recording.
 pub(super) struct ThreadBuf {
-    pub(super) recs: Mutex<Vec<Rec>>,
+    /// A deque so the flight recorder drops its oldest events without
+    /// moving the rest.
+    pub(super) recs: Mutex<VecDeque<Rec>>,
 }
 
 /// One recorded event.
@@ -242,7 +245,7 @@ fn record(ev: Ev) {
     let _ = LOCAL.try_with(|l| {
         let buf = l.get_or_init(|| {
             let b = Arc::new(ThreadBuf {
-                recs: Mutex::new(Vec::with_capacity(4096)),
+                recs: Mutex::new(VecDeque::with_capacity(4096)),
             });
             let mut bufs = BUFS.lock();
             bufs.push(b.clone());
@@ -251,7 +254,7 @@ fn record(ev: Ev) {
             b
         });
         let mut recs = buf.recs.lock();
-        recs.push(rec);
+        recs.push_back(rec);
         super::flight::trim(&mut recs, ts);
     });
 }
@@ -349,7 +352,7 @@ pub fn stop() -> io::Result<Summary> {
     {
         let mut bufs = BUFS.lock();
         for b in bufs.iter() {
-            let mut recs = std::mem::take(&mut *b.recs.lock());
+            let mut recs = Vec::from(std::mem::take(&mut *b.recs.lock()));
             recs.retain(|r| r.gen == session.gen);
             if !recs.is_empty() {
                 per_thread.push(recs);
