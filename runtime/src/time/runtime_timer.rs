@@ -160,7 +160,15 @@ impl RuntimeTimer {
 /// `rx`. True if a heap timer was pending or a value was drained.
 fn disarm(st: &mut State, rx: Option<&Receiver<Instant>>) -> bool {
     st.seq = st.seq.wrapping_add(1);
-    let mut pending = st.id.take().is_some_and(cancel_timer);
+    // Armed means pending even if the heap has just handed the callback
+    // out: it has not taken this lock yet (it clears `id` under it), so it
+    // will find its `seq` stale and send nothing (Go's stop returns true
+    // for a send it prevented).
+    let armed = st.id.take();
+    let mut pending = armed.is_some();
+    if let Some(id) = armed {
+        cancel_timer(id);
+    }
     if let Some(rx) = rx {
         while rx.try_recv().is_ok() {
             pending = true;

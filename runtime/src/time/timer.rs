@@ -96,8 +96,9 @@ impl Timer {
     /// ```
     /// use std::time::Duration;
     /// let t = gort::time::Timer::new(Duration::ZERO);
-    /// std::thread::sleep(Duration::from_millis(2)); // it fires meanwhile
-    /// assert!(t.reset(Duration::from_secs(3600))); // the value is taken back
+    /// // Pending, or fired with its value unreceived: either way reset
+    /// // stops it and says so, and the old value never arrives.
+    /// assert!(t.reset(Duration::from_secs(3600)));
     /// assert!(t.chan().try_recv().is_err());
     /// ```
     pub fn reset(&self, d: Duration) -> bool {
