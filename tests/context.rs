@@ -12,35 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{child_ok, is_child, with_timeout};
 use gort::chan::bounded;
 use gort::context::{self, after_func, Context, ContextError};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// Runs `body` in a goroutine inside the child, or, in the parent, runs
-/// the child at GOMAXPROCS 1 and 2.
-fn at_p1_and_p2(name: &str, body: fn()) {
-    if is_child(name) {
-        return with_timeout(LIMIT, move || gort::go!(body).join().unwrap());
-    }
-    for p in ["1", "2"] {
-        let (so, _) = child_ok(name, &[("GOMAXPROCS", p)]);
-        for l in so
-            .lines()
-            .filter_map(|l| l.find("report:").map(|i| &l[i..]))
-        {
-            println!("GOMAXPROCS={p} {l}");
-        }
-    }
-}
-
-fn rss() -> usize {
-    let s = std::fs::read_to_string("/proc/self/statm").expect("read statm");
-    let pages: usize = s.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
 
 /// Waits in `select!` until `ctx` is done; returns its error.
 fn park_until_done(ctx: Context) -> gort::JoinHandle<Option<ContextError>> {
@@ -112,7 +88,7 @@ fn tree_body() {
 
 #[test]
 fn cancellation_reaches_every_descendant() {
-    at_p1_and_p2("cancellation_reaches_every_descendant", tree_body);
+    common::at_p1_and_p2(LIMIT, "cancellation_reaches_every_descendant", tree_body);
 }
 
 fn deadline_body() {
@@ -149,7 +125,7 @@ fn deadline_body() {
 
 #[test]
 fn deadlines_fire_and_inherit() {
-    at_p1_and_p2("deadlines_fire_and_inherit", deadline_body);
+    common::at_p1_and_p2(LIMIT, "deadlines_fire_and_inherit", deadline_body);
 }
 
 fn cause_and_after_func_body() {
@@ -187,7 +163,8 @@ fn cause_and_after_func_body() {
 
 #[test]
 fn causes_propagate_and_after_func_runs_once() {
-    at_p1_and_p2(
+    common::at_p1_and_p2(
+        LIMIT,
         "causes_propagate_and_after_func_runs_once",
         cause_and_after_func_body,
     );
@@ -205,9 +182,9 @@ fn leak_body() {
         }
     };
     (0..20_000).for_each(round);
-    let (rss0, timers0) = (rss(), gort::stats().timers);
+    let (rss0, timers0) = (common::rss_bytes(), gort::stats().timers);
     (0..1_000_000).for_each(round);
-    let (rss1, timers1) = (rss(), gort::stats().timers);
+    let (rss1, timers1) = (common::rss_bytes(), gort::stats().timers);
     println!(
         "report: 1,000,000 with_timeout contexts: RSS {} -> {} KiB, timers {timers0} -> {timers1}",
         rss0 / 1024,
@@ -228,7 +205,8 @@ fn leak_body() {
 
 #[test]
 fn a_million_short_lived_contexts_leave_nothing_behind() {
-    at_p1_and_p2(
+    common::at_p1_and_p2(
+        LIMIT,
         "a_million_short_lived_contexts_leave_nothing_behind",
         leak_body,
     );

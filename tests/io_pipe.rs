@@ -9,19 +9,10 @@ mod common;
 use std::io::{ErrorKind, Read, Write};
 use std::time::Duration;
 
-use common::{child_ok, is_child, wait_parked, with_timeout};
+use common::{wait_parked, with_timeout};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const TOTAL: usize = 64 << 20;
-
-fn at_p1_and_p2(name: &str, body: fn()) {
-    if is_child(name) {
-        return with_timeout(LIMIT, move || gort::go!(body).join().unwrap());
-    }
-    for p in ["1", "2"] {
-        child_ok(name, &[("GOMAXPROCS", p)]);
-    }
-}
 
 /// The byte at offset `i` of the test stream (not periodic in 64 KiB, so
 /// a lost or repeated chunk shows).
@@ -68,7 +59,7 @@ fn pipe_body() {
 
 #[test]
 fn a_pipe_carries_64_mib() {
-    at_p1_and_p2("a_pipe_carries_64_mib", pipe_body);
+    common::at_p1_and_p2(LIMIT, "a_pipe_carries_64_mib", pipe_body);
 }
 
 fn copy_body() {
@@ -83,7 +74,7 @@ fn copy_body() {
 
 #[test]
 fn copy_moves_64_mib_between_pipes() {
-    at_p1_and_p2("copy_moves_64_mib_between_pipes", copy_body);
+    common::at_p1_and_p2(LIMIT, "copy_moves_64_mib_between_pipes", copy_body);
 }
 
 fn fifo_body() {
@@ -115,7 +106,7 @@ fn fifo_body() {
 
 #[test]
 fn a_fifo_reader_parks_in_the_netpoller() {
-    at_p1_and_p2("a_fifo_reader_parks_in_the_netpoller", fifo_body);
+    common::at_p1_and_p2(LIMIT, "a_fifo_reader_parks_in_the_netpoller", fifo_body);
 }
 
 #[test]

@@ -14,21 +14,6 @@ use gort::process::{Command, Stdio};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
-fn at_p1_and_p2(name: &str, body: fn()) {
-    if is_child(name) {
-        return with_timeout(LIMIT, move || gort::go!(body).join().unwrap());
-    }
-    for p in ["1", "2"] {
-        let (so, _) = child_ok(name, &[("GOMAXPROCS", p)]);
-        for l in so
-            .lines()
-            .filter_map(|l| l.find("report:").map(|i| &l[i..]))
-        {
-            println!("GOMAXPROCS={p} {l}");
-        }
-    }
-}
-
 #[test]
 fn two_hundred_concurrent_outputs_keep_threads_bounded() {
     let name = "two_hundred_concurrent_outputs_keep_threads_bounded";
@@ -93,7 +78,7 @@ fn pipes_body() {
 
 #[test]
 fn pipes_carry_bytes_both_ways() {
-    at_p1_and_p2("pipes_carry_bytes_both_ways", pipes_body);
+    common::at_p1_and_p2(LIMIT, "pipes_carry_bytes_both_ways", pipes_body);
 }
 
 fn waits_body() {
@@ -121,7 +106,7 @@ fn waits_body() {
 
 #[test]
 fn statuses_kill_and_timeouts() {
-    at_p1_and_p2("statuses_kill_and_timeouts", waits_body);
+    common::at_p1_and_p2(LIMIT, "statuses_kill_and_timeouts", waits_body);
 }
 
 /// The process state letter of `pid` from /proc, if it exists.
@@ -156,5 +141,5 @@ fn reaper_body() {
 
 #[test]
 fn a_dropped_child_is_reaped() {
-    at_p1_and_p2("a_dropped_child_is_reaped", reaper_body);
+    common::at_p1_and_p2(LIMIT, "a_dropped_child_is_reaped", reaper_body);
 }

@@ -11,27 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{child_ok, is_child, run_child, with_timeout};
+use common::{is_child, run_child, with_timeout};
 use gort::signal::{self, Signal};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn at_p1_and_p2(name: &str, body: fn()) {
-    if is_child(name) {
-        return with_timeout(LIMIT, move || gort::go!(body).join().unwrap());
-    }
-    for p in ["1", "2"] {
-        let (so, _) = child_ok(name, &[("GOMAXPROCS", p)]);
-        for l in so
-            .lines()
-            .filter_map(|l| l.find("report:").map(|i| &l[i..]))
-        {
-            println!("GOMAXPROCS={p} {l}");
-        }
-    }
-}
 
 /// Sends `sig` to this whole process (any thread may take it).
 fn send(sig: Signal) {
@@ -97,7 +82,11 @@ fn hundred_body() {
 
 #[test]
 fn every_signal_arrives_while_goroutines_spin() {
-    at_p1_and_p2("every_signal_arrives_while_goroutines_spin", hundred_body);
+    common::at_p1_and_p2(
+        LIMIT,
+        "every_signal_arrives_while_goroutines_spin",
+        hundred_body,
+    );
 }
 
 fn receivers_body() {
@@ -127,7 +116,11 @@ fn receivers_body() {
 
 #[test]
 fn several_receivers_each_get_the_signal() {
-    at_p1_and_p2("several_receivers_each_get_the_signal", receivers_body);
+    common::at_p1_and_p2(
+        LIMIT,
+        "several_receivers_each_get_the_signal",
+        receivers_body,
+    );
 }
 
 #[test]

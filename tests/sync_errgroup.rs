@@ -11,20 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{child_ok, is_child, with_timeout};
 use gort::context::{self, ContextError};
 use gort::sync::ErrGroup;
 
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn at_p1_and_p2(name: &str, body: fn()) {
-    if is_child(name) {
-        return with_timeout(LIMIT, move || gort::go!(body).join().unwrap());
-    }
-    for p in ["1", "2"] {
-        child_ok(name, &[("GOMAXPROCS", p)]);
-    }
-}
 
 fn first_error_body() {
     for round in 0..200 {
@@ -55,7 +45,8 @@ fn first_error_body() {
 
 #[test]
 fn the_first_error_wins_and_cancels_the_context() {
-    at_p1_and_p2(
+    common::at_p1_and_p2(
+        LIMIT,
         "the_first_error_wins_and_cancels_the_context",
         first_error_body,
     );
@@ -105,7 +96,7 @@ fn limit_body() {
 
 #[test]
 fn a_limit_bounds_the_running_members() {
-    at_p1_and_p2("a_limit_bounds_the_running_members", limit_body);
+    common::at_p1_and_p2(LIMIT, "a_limit_bounds_the_running_members", limit_body);
 }
 
 fn panic_body() {
@@ -140,7 +131,11 @@ fn panic_body() {
 
 #[test]
 fn a_member_panic_reaches_wait_after_the_others() {
-    at_p1_and_p2("a_member_panic_reaches_wait_after_the_others", panic_body);
+    common::at_p1_and_p2(
+        LIMIT,
+        "a_member_panic_reaches_wait_after_the_others",
+        panic_body,
+    );
 }
 
 #[test]

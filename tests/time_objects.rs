@@ -12,33 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{child_ok, is_child, with_timeout};
 use gort::chan::bounded;
 use gort::time::{after, after_func, tick, Ticker, Timer};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// Runs `body` in a goroutine inside the child, or, in the parent, runs
-/// the child at GOMAXPROCS 1 and 2.
-fn at_p1_and_p2(name: &str, body: fn()) {
-    if is_child(name) {
-        return with_timeout(LIMIT, move || gort::go!(body).join().unwrap());
-    }
-    for p in ["1", "2"] {
-        let (so, _) = child_ok(name, &[("GOMAXPROCS", p)]);
-        for l in so.lines().filter(|l| l.starts_with("report:")) {
-            println!("GOMAXPROCS={p} {l}");
-        }
-    }
-}
-
-/// Resident set size of this process, in bytes.
-fn rss() -> usize {
-    let s = std::fs::read_to_string("/proc/self/statm").expect("read statm");
-    let pages: usize = s.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
 
 fn stop_and_reset_race_the_firing() {
     // Each round arms a timer due about now, lets it race (a spin of
@@ -75,7 +53,8 @@ fn stop_and_reset_race_the_firing() {
 
 #[test]
 fn stop_and_reset_leave_no_stale_value() {
-    at_p1_and_p2(
+    common::at_p1_and_p2(
+        LIMIT,
         "stop_and_reset_leave_no_stale_value",
         stop_and_reset_race_the_firing,
     );
@@ -105,7 +84,8 @@ fn stop_and_reset_return_values() {
 
 #[test]
 fn stop_and_reset_report_what_they_stopped() {
-    at_p1_and_p2(
+    common::at_p1_and_p2(
+        LIMIT,
         "stop_and_reset_report_what_they_stopped",
         stop_and_reset_return_values,
     );
@@ -146,7 +126,7 @@ fn ticker_body() {
 
 #[test]
 fn tickers_tick_stop_and_reset() {
-    at_p1_and_p2("tickers_tick_stop_and_reset", ticker_body);
+    common::at_p1_and_p2(LIMIT, "tickers_tick_stop_and_reset", ticker_body);
 }
 
 fn after_func_body() {
@@ -188,7 +168,8 @@ fn after_func_body() {
 
 #[test]
 fn after_func_runs_in_a_goroutine_unless_stopped() {
-    at_p1_and_p2(
+    common::at_p1_and_p2(
+        LIMIT,
         "after_func_runs_in_a_goroutine_unless_stopped",
         after_func_body,
     );
@@ -204,7 +185,7 @@ fn abandoned_after_body() {
             recv(after(HOUR)) -> _ => unreachable!(),
         }
     }
-    let (rss0, timers0) = (rss(), gort::stats().timers);
+    let (rss0, timers0) = (common::rss_bytes(), gort::stats().timers);
     for i in 0..1_000_000 {
         tx.send(i).unwrap();
         gort::select! {
@@ -212,7 +193,7 @@ fn abandoned_after_body() {
             recv(after(HOUR)) -> _ => unreachable!(),
         }
     }
-    let (rss1, timers1) = (rss(), gort::stats().timers);
+    let (rss1, timers1) = (common::rss_bytes(), gort::stats().timers);
     println!(
         "report: RSS {} -> {} KiB, timers {timers0} -> {timers1}",
         rss0 / 1024,
@@ -243,5 +224,9 @@ fn abandoned_after_body() {
 
 #[test]
 fn abandoned_timers_are_collected() {
-    at_p1_and_p2("abandoned_timers_are_collected", abandoned_after_body);
+    common::at_p1_and_p2(
+        LIMIT,
+        "abandoned_timers_are_collected",
+        abandoned_after_body,
+    );
 }

@@ -264,3 +264,32 @@ pub fn example_exe(name: &str) -> std::path::PathBuf {
     }
     exe
 }
+
+/// Test `name`'s two halves: in the child run by the parent, `body` in a
+/// goroutine under the watchdog `limit`; in the parent, that child at
+/// GOMAXPROCS 1, then 2, echoing its stdout's `report:` lines.
+pub fn at_p1_and_p2(limit: Duration, name: &str, body: fn()) {
+    if is_child(name) {
+        return with_timeout(limit, move || gort::go!(body).join().unwrap());
+    }
+    for p in ["1", "2"] {
+        let (so, _) = child_ok(name, &[("GOMAXPROCS", p)]);
+        for l in so
+            .lines()
+            .filter_map(|l| l.find("report:").map(|i| &l[i..]))
+        {
+            println!("GOMAXPROCS={p} {l}");
+        }
+    }
+}
+
+/// Resident set size of this process, in bytes (from /proc/self/statm).
+pub fn rss_bytes() -> usize {
+    let s = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
+    let pages: usize = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("statm's second field");
+    pages * 4096
+}
