@@ -11,14 +11,15 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
-use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 
-use super::fd::{Mode, NetFd};
+use super::fd::NetFd;
 use crate::sys;
 
 /// The parking side of a FIFO file.
-pub(crate) struct Fifo(NetFd<std::fs::File>);
+pub(crate) struct Fifo {
+    fd: NetFd<std::fs::File>,
+}
 
 impl Fifo {
     /// Some if `f` is a pipe or FIFO (and could be made non-blocking).
@@ -28,30 +29,19 @@ impl Fifo {
         }
         let dup = f.try_clone().ok()?;
         sys::set_nonblocking(dup.as_fd(), true).ok()?;
-        Some(Fifo(NetFd::new(dup)))
+        Some(Fifo {
+            fd: NetFd::new(dup),
+        })
     }
 
     /// Back to blocking mode, for a std file that leaves gort.
     pub(crate) fn release(self) {
-        let _ = sys::set_nonblocking(self.0.sock().as_fd(), false);
+        let _ = sys::set_nonblocking(self.fd.sock().as_fd(), false);
     }
 }
 
-impl Read for &Fifo {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.io(Mode::Read, |mut f| f.read(buf))
-    }
-}
-
-impl Write for &Fifo {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.io(Mode::Write, |mut f| f.write(buf))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+impl_parking_read!(Fifo);
+impl_parking_write!(Fifo);
 
 impl fmt::Debug for Fifo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -32,6 +32,77 @@ macro_rules! impl_as_fd {
     )+};
 }
 
+/// `Read` for `&T` and `T`, where `T`'s `fd` field is a [`fd::NetFd`] over
+/// something `&S: Read`: each call is tried and, on `EAGAIN`, parks until
+/// the fd is readable (io/fd.rs). Sockets, pipes and FIFOs share it.
+macro_rules! impl_parking_read {
+    ($($t:ty),+ $(,)?) => {$(
+        impl ::std::io::Read for &$t {
+            fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
+                self.fd.io($crate::io::fd::Mode::Read, |mut s| ::std::io::Read::read(&mut s, buf))
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [::std::io::IoSliceMut<'_>],
+            ) -> ::std::io::Result<usize> {
+                self.fd.io($crate::io::fd::Mode::Read, |mut s| {
+                    ::std::io::Read::read_vectored(&mut s, bufs)
+                })
+            }
+        }
+
+        impl ::std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
+                ::std::io::Read::read(&mut &*self, buf)
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [::std::io::IoSliceMut<'_>],
+            ) -> ::std::io::Result<usize> {
+                ::std::io::Read::read_vectored(&mut &*self, bufs)
+            }
+        }
+    )+};
+}
+
+/// `Write` for `&T` and `T`, as [`impl_parking_read`] (parks while the fd
+/// is not writable); `flush` does nothing (no user-space buffer).
+macro_rules! impl_parking_write {
+    ($($t:ty),+ $(,)?) => {$(
+        impl ::std::io::Write for &$t {
+            fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
+                self.fd.io($crate::io::fd::Mode::Write, |mut s| ::std::io::Write::write(&mut s, buf))
+            }
+
+            fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
+                self.fd.io($crate::io::fd::Mode::Write, |mut s| {
+                    ::std::io::Write::write_vectored(&mut s, bufs)
+                })
+            }
+
+            fn flush(&mut self) -> ::std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl ::std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
+                ::std::io::Write::write(&mut &*self, buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
+                ::std::io::Write::write_vectored(&mut &*self, bufs)
+            }
+
+            fn flush(&mut self) -> ::std::io::Result<()> {
+                Ok(())
+            }
+        }
+    )+};
+}
+
 mod copy;
 pub(crate) mod fd;
 mod fifo;
