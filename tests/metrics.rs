@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{child_ok, is_child, with_timeout};
+use common::{is_child, with_timeout};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -100,13 +100,5 @@ fn metrics_agree_with_a_known_workload() {
     if is_child(name) {
         return with_timeout(LIMIT, body);
     }
-    for p in ["1", "2"] {
-        let (so, _) = child_ok(name, &[("GOMAXPROCS", p)]);
-        for l in so
-            .lines()
-            .filter_map(|l| l.find("report:").map(|i| &l[i..]))
-        {
-            println!("GOMAXPROCS={p} {l}");
-        }
-    }
+    common::children_p1_and_p2(name);
 }

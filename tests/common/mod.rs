@@ -272,6 +272,12 @@ pub fn at_p1_and_p2(limit: Duration, name: &str, body: fn()) {
     if is_child(name) {
         return with_timeout(limit, move || gort::go!(body).join().unwrap());
     }
+    children_p1_and_p2(name);
+}
+
+/// The parent's half of [`at_p1_and_p2`]: runs test `name` in a child at
+/// GOMAXPROCS 1, then 2, echoing its stdout's `report:` lines.
+pub fn children_p1_and_p2(name: &str) {
     for p in ["1", "2"] {
         let (so, _) = child_ok(name, &[("GOMAXPROCS", p)]);
         for l in so
