@@ -22,6 +22,11 @@ pub use gort_runtime::*;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// docs/TESTING.md's examples, compiled as doctests.
+#[doc = include_str!("../docs/TESTING.md")]
+#[cfg(doctest)]
+pub struct TestingDoctests;
+
 /// docs/ASYNC.md's examples, compiled and run as doctests.
 #[doc = include_str!("../docs/ASYNC.md")]
 #[cfg(doctest)]

@@ -18,13 +18,20 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         Kind::Main => "gort::main",
         Kind::Test => "gort::test",
     };
-    if !args.is_empty() {
-        let msg = format!("#[{name}] takes no arguments");
-        return quote_spanned!(args.span()=> compile_error!(#msg);)
-            .into_iter()
-            .chain(item)
-            .collect();
-    }
+    let virtual_time = match (&kind, args.to_string().as_str()) {
+        (_, "") => false,
+        (Kind::Test, "virtual_time") => true,
+        _ => {
+            let msg = match kind {
+                Kind::Main => "#[gort::main] takes no arguments".to_string(),
+                Kind::Test => "#[gort::test] takes no arguments, or `virtual_time`".to_string(),
+            };
+            return quote_spanned!(args.span()=> compile_error!(#msg);)
+                .into_iter()
+                .chain(item)
+                .collect();
+        }
+    };
     let f: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(e) => return e.to_compile_error(),
@@ -69,11 +76,20 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         Kind::Main => quote!(),
         Kind::Test => quote!(#[::core::prelude::v1::test]),
     };
+    // In virtual time the body is the bubble's main goroutine; its result is
+    // reported there, so a non-Send `Result` works as it does without.
+    let run = if virtual_time {
+        quote!(#runner(move || ::gort::testing::run_virtual(move || {
+            ::std::process::Termination::report((move || -> #ret #body)())
+        })))
+    } else {
+        quote!(#runner(move || -> #ret #body))
+    };
     quote! {
         #test_attr
         #(#attrs)*
         #vis fn #ident() -> ::std::process::ExitCode {
-            #runner(move || -> #ret #body)
+            #run
         }
     }
 }

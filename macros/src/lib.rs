@@ -21,6 +21,21 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Runs a test body as a goroutine (and fails the test if it panics).
+/// `#[gort::test(virtual_time)]` runs it in a virtual-time bubble
+/// (`gort::testing::run_virtual`): timers and sleeps jump ahead whenever
+/// every goroutine of the test is blocked.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[gort::test(virtual_time)]
+/// fn an_hour_passes_at_once() {
+///     let t0 = gort::time::now();
+///     gort::time::sleep(Duration::from_secs(3600));
+///     assert_eq!(gort::time::now() - t0, Duration::from_secs(3600));
+/// }
+/// # fn main() {}
+/// ```
 ///
 /// ```
 /// #[gort::test]

@@ -43,11 +43,12 @@
 use std::cell::Cell;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use crate::diag::allgs::GInfo;
 use crate::m::M;
 use crate::switch::{GContext, GYielder};
+use crate::testing::bubble::Bubble;
 use crate::throw::throw;
 
 /// Goroutine ids start at 1 like Go's (main is goroutine 1 under `#[gort::main]`).
@@ -185,6 +186,13 @@ pub(crate) struct G {
     /// What diagnostics read about this G (header, diag/allgs.rs). The slot's,
     /// carried across reuse. Immutable.
     pub(crate) info: &'static GInfo,
+    /// The virtual-time bubble this G belongs to (testing/bubble.rs), if
+    /// any. Immutable: set at spawn, read by any thread that readies it.
+    pub(crate) bubble: Option<std::sync::Arc<Bubble>>,
+    /// Parked durably inside its bubble (counted out of the bubble's
+    /// running goroutines). Relaxed: read and written only under the
+    /// bubble's lock.
+    bubble_blocked: AtomicBool,
 }
 
 // SAFETY: the non-Sync fields (`run`, `yielder`, `locals`) are touched only by the G's
@@ -206,6 +214,7 @@ impl G {
         stack_size: usize,
         created_by: &'static Location<'static>,
         slot: Option<GSlot>,
+        bubble: Option<std::sync::Arc<Bubble>>,
     ) -> GRef {
         // Relaxed: only uniqueness matters.
         let id = NEXT_GOID.fetch_add(1, Ordering::Relaxed);
@@ -235,6 +244,8 @@ impl G {
             no_preempt: AtomicU32::new(0),
             locals: crate::goroutine::local::LocalMap::new(),
             info,
+            bubble,
+            bubble_blocked: AtomicBool::new(false),
         };
         match slot {
             Some(slot) => slot.fill(g),
@@ -384,6 +395,13 @@ impl G {
             // Relaxed: a statistic.
             PINNED.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// Marks the G durably blocked in its bubble or not; returns the old
+    /// mark. Only under the bubble's lock.
+    pub(crate) fn set_bubble_blocked(&self, blocked: bool) -> bool {
+        // Relaxed: see the field.
+        self.bubble_blocked.swap(blocked, Ordering::Relaxed)
     }
 
     /// Records the coroutine's yielder; called once by the coroutine body.
@@ -578,9 +596,14 @@ pub(crate) mod tests {
         std::sync::Arc::new(Nop)
     }
 
+    /// A fresh G that does nothing, in a new slot and no bubble.
+    pub(crate) fn test_g() -> GRef {
+        G::new_ref(nop(), None, 0, Location::caller(), None, None)
+    }
+
     #[test]
     fn park_handshake_either_order() {
-        let g = G::new_ref(nop(), None, 0, Location::caller(), None);
+        let g = test_g();
         // ready before the M commits: the M keeps ownership.
         assert!(!g.get().ready_claim());
         assert!(!g.get().park_commit());
@@ -591,7 +614,7 @@ pub(crate) mod tests {
         g.get().transition(GStatus::Running, GStatus::Dead);
         // SAFETY: we own the G, it is Dead and not used again.
         let slot = unsafe { g.free() };
-        let g2 = G::new_ref(nop(), None, 0, Location::caller(), Some(slot));
+        let g2 = G::new_ref(nop(), None, 0, Location::caller(), Some(slot), None);
         assert_eq!(g2.as_ptr(), g.as_ptr(), "the slot is reused");
         assert_eq!(g2.get().status(), GStatus::Runnable);
     }

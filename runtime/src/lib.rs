@@ -16,7 +16,7 @@
 //! in `chan/`, `sync/` and `time/` on top of it; sockets, files and the
 //! netpoller in `io/`; the program's side of a goroutine (spawn, join, scope,
 //! goroutine-locals, `#[gort::main]`) in `goroutine/`; reports and traces
-//! in `diag/`; the environment knobs in `config.rs`; raw OS calls in `sys/`.
+//! in `diag/`; virtual time for tests in `testing/`; the environment knobs in `config.rs`; raw OS calls in `sys/`.
 
 #![warn(missing_docs)]
 
@@ -46,6 +46,7 @@ mod stack;
 mod switch;
 pub mod sync;
 mod sys;
+pub mod testing;
 mod throw;
 pub mod time;
 mod wait;

@@ -177,7 +177,7 @@ impl<T> Chan<T> {
             Err(TrySendError::Disconnected(v)) => return Err(SendTimeoutError::Disconnected(v)),
             Err(TrySendError::Full(v)) => v,
         };
-        if deadline.is_some_and(|d| d <= Instant::now()) {
+        if deadline.is_some_and(|d| d <= time::now()) {
             return Err(SendTimeoutError::Timeout(v));
         }
         let hold = CtxHold::single(deadline.is_some());
@@ -225,7 +225,7 @@ impl<T> Chan<T> {
             Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
             Err(TryRecvError::Empty) => {}
         }
-        if deadline.is_some_and(|d| d <= Instant::now()) {
+        if deadline.is_some_and(|d| d <= time::now()) {
             return Err(RecvTimeoutError::Timeout);
         }
         let hold = CtxHold::single(deadline.is_some());

@@ -165,7 +165,7 @@ impl Context {
             return self.with_cancel();
         }
         let n = Node::child(&self.0, Some(deadline));
-        if deadline <= Instant::now() {
+        if deadline <= crate::time::now() {
             n.cancel_self(ContextError::DeadlineExceeded, None);
         } else {
             n.arm_deadline(deadline);

@@ -85,6 +85,8 @@ pub(crate) enum WaitReason {
     BlockOn,
     /// `sync::Cond::wait`.
     SyncCondWait,
+    /// `gort::testing::wait` (Go's synctest.Wait).
+    SynctestWait,
 }
 
 impl WaitReason {
@@ -106,7 +108,27 @@ impl WaitReason {
             WaitReason::Join => "join",
             WaitReason::BlockOn => "block_on",
             WaitReason::SyncCondWait => "sync.Cond.Wait",
+            WaitReason::SynctestWait => "synctest.Wait",
         }
+    }
+
+    /// Durably blocked inside a virtual-time bubble (Go's
+    /// `isIdleInSynctest`): only another goroutine of the bubble, or its
+    /// clock, can end the wait (testing/bubble.rs). A mutex, I/O or a
+    /// future may be ended from outside.
+    pub(crate) fn durable(self) -> bool {
+        matches!(
+            self,
+            WaitReason::ChanReceive
+                | WaitReason::ChanSend
+                | WaitReason::Select
+                | WaitReason::SelectNoCases
+                | WaitReason::Sleep
+                | WaitReason::SyncWaitGroupWait
+                | WaitReason::Join
+                | WaitReason::SyncCondWait
+                | WaitReason::SynctestWait
+        )
     }
 
     /// A `select!`'s reason: Go tells `select {}` apart.
@@ -136,6 +158,7 @@ impl WaitReason {
             Join,
             BlockOn,
             SyncCondWait,
+            SynctestWait,
         ]
         .get(usize::from(v))
         .copied()

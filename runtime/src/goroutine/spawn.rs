@@ -25,6 +25,7 @@ use crate::g::G;
 use crate::goroutine::join::{JoinHandle, Task};
 use crate::sched::{self, sched};
 use crate::stack::{check_stack_size, stack_admit};
+use crate::testing::bubble::{self, Bubble};
 
 /// Goroutine factory with options, like `std::thread::Builder`.
 ///
@@ -110,6 +111,22 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.spawn_in(bubble::current(), f)
+    }
+
+    /// Spawns the goroutine into `bubble` (testing/bubble.rs): the caller's
+    /// for user goroutines, None for runtime goroutines that serve the
+    /// whole process, a new one for `run_virtual`'s main goroutine.
+    #[track_caller]
+    pub(crate) fn spawn_in<F, T>(
+        self,
+        bubble: Option<Arc<Bubble>>,
+        f: F,
+    ) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let created_by = Location::caller();
         let s = sched();
         let stack_size = match self.stack_size {
@@ -125,7 +142,11 @@ impl Builder {
             stack_size,
             created_by,
             sched::gfget(),
+            bubble,
         );
+        if let Some(b) = &g.get().bubble {
+            b.spawned(g.get().id);
+        }
         let handle = JoinHandle::new(task, g.get().id, name);
         sched::new_g_ready(g);
         Ok(handle)

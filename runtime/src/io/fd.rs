@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) use crate::io::netpoll::Mode;
 use crate::io::netpoll::{self, PollDesc};
-use crate::time::deadline_after;
+use crate::time::real_deadline_after;
 
 /// A listener's backlog (the kernel caps it at `net.core.somaxconn`).
 pub(crate) const LISTEN_BACKLOG: libc::c_int = 4096;
@@ -157,7 +157,7 @@ impl<S: AsRawFd> NetFd<S> {
                 return Err(io::Error::from_raw_os_error(libc::EAGAIN));
             }
             let d = *deadline.get_or_insert_with(|| match until {
-                Until::Timeout => self.timeout(mode).map(deadline_after),
+                Until::Timeout => self.timeout(mode).map(real_deadline_after),
                 Until::At(d) => d,
             });
             if d.is_some_and(|d| Instant::now() >= d) {

@@ -309,7 +309,7 @@ impl PollDesc {
         st.waiting[mode.index()].push(Waiting { token, g });
         waiter_added();
         drop(st);
-        let timer = deadline.map(|d| time::add_timer(d, move || self.expire(mode, token)));
+        let timer = deadline.map(|d| time::add_real_timer(d, move || self.expire(mode, token)));
         // Readied exactly once: by an event or by the timer (header).
         sched::park(sched::WaitReason::IoWait);
         if let Some(t) = timer {

@@ -80,7 +80,7 @@ impl TcpStream {
                 "cannot set a 0 duration timeout",
             ));
         }
-        connect_addr(addr, Some(crate::time::deadline_after(timeout)))
+        connect_addr(addr, Some(crate::time::real_deadline_after(timeout)))
     }
 
     /// Adopts a std stream (switching it to non-blocking mode).

@@ -382,10 +382,9 @@ pub(crate) fn p_from_ptr(p: *mut P) -> Option<&'static P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::panic::Location;
 
     fn g() -> GRef {
-        G::new_ref(crate::g::tests::nop(), None, 0, Location::caller(), None)
+        crate::g::tests::test_g()
     }
 
     #[test]

@@ -198,14 +198,11 @@ fn load_g(slot: &AtomicPtr<G>) -> GRef {
 mod tests {
     use super::*;
     use std::collections::HashSet;
-    use std::panic::Location;
     use std::sync::atomic::{AtomicBool, AtomicUsize};
     use std::sync::{Arc, Mutex};
 
     fn gs(n: usize) -> Vec<GRef> {
-        (0..n)
-            .map(|_| G::new_ref(crate::g::tests::nop(), None, 0, Location::caller(), None))
-            .collect()
+        (0..n).map(|_| crate::g::tests::test_g()).collect()
     }
 
     #[test]

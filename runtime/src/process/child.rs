@@ -133,7 +133,7 @@ impl Child {
     /// assert!(c.wait_timeout(Duration::from_secs(60)).unwrap().is_some());
     /// ```
     pub fn wait_timeout(&mut self, d: Duration) -> io::Result<Option<ExitStatus>> {
-        self.wait_until(Some(crate::time::deadline_after(d)))
+        self.wait_until(Some(crate::time::real_deadline_after(d)))
     }
 
     /// Waits for the child to exit; if `ctx` is done first, kills it
@@ -250,7 +250,8 @@ impl Drop for Child {
         let (inner, pidfd) = (self.inner.take(), self.pidfd.take());
         crate::goroutine::Builder::new()
             .name("gort-reaper")
-            .spawn(move || {
+            // Outside any virtual-time bubble: its wait is real.
+            .spawn_in(None, move || {
                 let mut c = Child {
                     inner,
                     pidfd,

@@ -137,7 +137,7 @@ fn after_park(ml: &MLocal, p: Option<&'static P>, g: GRef) {
     // Read before the handshake: from then on another M may run `g`.
     let locked = g.get().locked_m().is_some();
     g.get().transition(GStatus::Running, GStatus::Waiting);
-    if g.get().park_commit() {
+    if park_commit(g) {
         if locked {
             stop_locked_m(ml);
         }
@@ -151,6 +151,20 @@ fn after_park(ml: &MLocal, p: Option<&'static P>, g: GRef) {
     put_back(p, g, Slot::Next);
     if locked {
         stop_locked_m(ml);
+    }
+}
+
+/// The M's half of the park handshake; in a virtual-time bubble it also
+/// counts a durable park (testing/bubble.rs), under the bubble's lock.
+fn park_commit(g: GRef) -> bool {
+    match &g.get().bubble {
+        None => g.get().park_commit(),
+        Some(b) => {
+            // A clone: once the park completes, `g` may run and die (with
+            // its reference) before this call returns.
+            let b = b.clone();
+            b.park_commit(g.get(), g.get().info.wait_reason().durable())
+        }
     }
 }
 
@@ -181,6 +195,9 @@ fn after_exit(p: Option<&'static P>, g: GRef) {
     let s = sched();
     g.get().transition(GStatus::Running, GStatus::Dead);
     g.get().drop_pin();
+    if let Some(b) = &g.get().bubble {
+        b.exited(g.get().id);
+    }
     // SAFETY: we still own the dead G; no other borrow of its run state is live.
     let run = unsafe { g.get().run_state() };
     let GRun::Started(ctx) = std::mem::replace(run, GRun::Empty) else {

@@ -394,7 +394,7 @@ fn runq_put_on(p: Option<&P>, g: GRef, slot: Slot) {
 /// from a goroutine, so the pair runs back to back) and wakes a P.
 #[doc(alias = "goready")]
 pub(crate) fn ready(g: GRef) {
-    if !g.get().ready_claim() {
+    if !ready_claim(g) {
         // The G has not finished switching out; its M requeues it.
         return;
     }
@@ -415,7 +415,7 @@ pub(crate) fn ready(g: GRef) {
 #[doc(alias = "injectglist")]
 pub(crate) fn inject_glist(mut gs: Vec<GRef>) {
     gs.retain(|g| {
-        if !g.get().ready_claim() {
+        if !ready_claim(*g) {
             return false;
         }
         g.get().info.clear_waiting();
@@ -453,6 +453,16 @@ pub(crate) fn inject_glist(mut gs: Vec<GRef>) {
     }
     drop(rs);
     wake_p();
+}
+
+/// The waker's half of the park handshake; in a virtual-time bubble it
+/// also counts the G as running again (testing/bubble.rs).
+#[inline]
+fn ready_claim(g: GRef) -> bool {
+    match &g.get().bubble {
+        None => g.get().ready_claim(),
+        Some(b) => b.ready_claim(g.get()),
+    }
 }
 
 /// Go's gopark: parks the running G until someone calls `ready` on it. Must

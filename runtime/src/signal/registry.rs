@@ -103,7 +103,8 @@ fn start_dispatcher() -> io::Result<()> {
     let reader = NetFd::new(std::fs::File::from(r));
     crate::goroutine::Builder::new()
         .name("gort-signal")
-        .spawn(move || dispatch(reader))?;
+        // It serves the process, not a virtual-time bubble it was started in.
+        .spawn_in(None, move || dispatch(reader))?;
     Ok(())
 }
 

@@ -42,13 +42,44 @@ mod timers;
 pub use ticker::{tick, Ticker};
 pub use timer::{after, after_func, Timer};
 pub(crate) use timers::{
-    add_timer, add_timer_ready, cancel_timer, check_timers, live_timers, nanos, nanotime,
-    next_when, pending, TimerId,
+    add_real_timer, add_timer, add_timer_ready, cancel_timer, check_timers, instant_at,
+    live_timers, nanos, nanotime, next_when, pending, TimerFn, TimerId, Timers,
 };
 
-/// The deadline `d` from now; far in the future if that overflows.
+/// The current time on gort's clock: `Instant::now()`, except inside
+/// [`run_virtual`](crate::testing::run_virtual), where it is the bubble's
+/// virtual clock (it moves only when every goroutine of the bubble is
+/// blocked). Deadlines given to gort's timers, sleeps, channel timeouts and
+/// contexts are compared with this clock.
+///
+/// ```
+/// use std::time::Duration;
+/// let t = gort::testing::run_virtual(|| {
+///     let t0 = gort::time::now();
+///     gort::time::sleep(Duration::from_secs(3600));
+///     gort::time::now() - t0
+/// });
+/// assert_eq!(t, Duration::from_secs(3600));
+/// ```
+pub fn now() -> Instant {
+    match crate::testing::bubble::current() {
+        Some(b) => b.now(),
+        None => Instant::now(),
+    }
+}
+
+/// The deadline `d` from [`now`]; far in the future if that overflows.
 pub(crate) fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
+    add_saturating(now(), d)
+}
+
+/// The deadline `d` from the real clock, for I/O deadlines, which the
+/// kernel's time governs even inside a bubble.
+pub(crate) fn real_deadline_after(d: Duration) -> Instant {
+    add_saturating(Instant::now(), d)
+}
+
+fn add_saturating(now: Instant, d: Duration) -> Instant {
     now.checked_add(d)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
@@ -87,7 +118,7 @@ pub fn sleep_until(deadline: Instant) {
         }
         return;
     };
-    if deadline <= Instant::now() {
+    if deadline <= now() {
         return;
     }
     add_timer_ready(deadline, g);

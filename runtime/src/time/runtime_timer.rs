@@ -136,7 +136,7 @@ impl RuntimeTimer {
             return;
         }
         st.id = None;
-        let now = Instant::now();
+        let now = super::now();
         let call = match &self.action {
             Action::Send(tx) => {
                 if let Err(TrySendError::Disconnected(_)) = tx.try_send(now) {

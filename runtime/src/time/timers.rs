@@ -52,29 +52,43 @@
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::lock::Mutex;
+use crate::testing::bubble::{self, Bubble};
 
 use crate::g::GRef;
 use crate::io::netpoll;
 use crate::sched::{self, deadlock};
 
 /// Identifies an armed timer, for [`cancel_timer`]: its slab slot and the
-/// slot's generation when armed (a reused slot has a newer one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// slot's generation when armed (a reused slot has a newer one), in the
+/// process-wide heap or, for a timer armed inside `run_virtual`, in its
+/// bubble's.
+#[derive(Clone)]
 pub(crate) struct TimerId {
     slot: u32,
     gen: u32,
+    bubble: Option<Arc<Bubble>>,
 }
 
 /// What a timer does at its deadline.
-enum TimerFn {
+pub(crate) enum TimerFn {
     /// Ready a goroutine parked in `sleep` (into runnext: `sched::ready`).
     Ready(GRef),
     /// Run a callback.
     Call(Box<dyn FnOnce() + Send + 'static>),
+}
+
+impl TimerFn {
+    /// Does what the timer is for (outside every timer lock).
+    pub(crate) fn run(self) {
+        match self {
+            TimerFn::Ready(g) => sched::ready(g),
+            TimerFn::Call(c) => c(),
+        }
+    }
 }
 
 /// A heap entry: earliest `when` ([`nanotime`] units) first; `(slot, gen)`
@@ -92,8 +106,11 @@ struct Slot {
     f: Option<TimerFn>,
 }
 
-/// Everything under the timer lock.
-struct Timers {
+/// A set of armed timers: the process-wide one under `TIMERS`, and one per
+/// virtual-time bubble (testing/bubble.rs) under the bubble's lock.
+/// Invariant: `live` counts the slots whose `f` is Some, and each has one
+/// heap entry with its generation.
+pub(crate) struct Timers {
     /// Earliest first. May hold stale entries (cancelled or fired timers
     /// whose slot generation has moved on).
     heap: Heap4,
@@ -102,6 +119,104 @@ struct Timers {
     free: Vec<u32>,
     /// Armed timers.
     live: usize,
+}
+
+impl Timers {
+    pub(crate) const fn new() -> Timers {
+        Timers {
+            heap: Heap4::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
+    }
+
+    /// The `when` of the top entry (stale or not), `NONE` if empty: never
+    /// later than the earliest live deadline.
+    fn top_when(&self) -> u64 {
+        self.heap.peek().map_or(NONE, |e| e.when)
+    }
+
+    /// The earliest live deadline, `u64::MAX` if none: stale entries on top
+    /// are dropped first.
+    pub(crate) fn next_live_when(&mut self) -> u64 {
+        while let Some(&e) = self.heap.peek() {
+            let s = &self.slots[e.slot as usize];
+            if s.gen == e.gen && s.f.is_some() {
+                return e.when;
+            }
+            self.heap.pop();
+        }
+        NONE
+    }
+
+    /// Arms `f` for `when`; returns its slot and generation, and whether it
+    /// is now the earliest entry.
+    pub(crate) fn insert(&mut self, when: u64, f: TimerFn) -> (u32, u32, bool) {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                let n = u32::try_from(self.slots.len())
+                    .unwrap_or_else(|_| crate::throw::throw("runtime: too many timers"));
+                self.slots.push(Slot { gen: 0, f: None });
+                n
+            }
+        };
+        let s = &mut self.slots[slot as usize];
+        s.f = Some(f);
+        let gen = s.gen;
+        self.heap.push(Entry { when, slot, gen });
+        self.live += 1;
+        let earliest = self
+            .heap
+            .peek()
+            .is_some_and(|e| e.slot == slot && e.gen == gen);
+        (slot, gen, earliest)
+    }
+
+    /// Disarms the timer `(slot, gen)`; its function if it was armed. Drops
+    /// the stale entries once they outnumber the live ones.
+    pub(crate) fn remove(&mut self, slot: u32, gen: u32) -> Option<TimerFn> {
+        let s = self.slots.get_mut(slot as usize)?;
+        if s.gen != gen || s.f.is_none() {
+            return None;
+        }
+        let f = s.f.take();
+        s.gen = s.gen.wrapping_add(1);
+        self.free.push(slot);
+        self.live -= 1;
+        if self.live == 0 {
+            self.heap.clear();
+        } else if self.heap.len() >= COMPACT_MIN && self.heap.len() > 2 * self.live {
+            let Timers { heap, slots, .. } = self;
+            heap.retain(|e| {
+                let s = &slots[e.slot as usize];
+                s.gen == e.gen && s.f.is_some()
+            });
+        }
+        f
+    }
+
+    /// Takes the earliest timer due by `now` off the heap (dropping stale
+    /// entries on the way).
+    pub(crate) fn pop_due(&mut self, now: u64) -> Option<TimerFn> {
+        while let Some(&e) = self.heap.peek() {
+            if e.when > now {
+                return None;
+            }
+            self.heap.pop();
+            let s = &mut self.slots[e.slot as usize];
+            if s.gen != e.gen {
+                continue; // stale: cancelled (the slot may be in use again)
+            }
+            let Some(f) = s.f.take() else { continue };
+            s.gen = s.gen.wrapping_add(1);
+            self.free.push(e.slot);
+            self.live -= 1;
+            return Some(f);
+        }
+        None
+    }
 }
 
 /// A 4-ary min-heap of entries (Go's timer heap is 4-ary too): half the
@@ -197,12 +312,7 @@ const COMPACT_MIN: usize = 1024;
 /// `NEXT_WHEN` when the heap is empty.
 const NONE: u64 = u64::MAX;
 
-static TIMERS: Mutex<Timers> = Mutex::new(Timers {
-    heap: Heap4::new(),
-    slots: Vec::new(),
-    free: Vec::new(),
-    live: 0,
-});
+static TIMERS: Mutex<Timers> = Mutex::new(Timers::new());
 
 /// The `when` of the heap's top entry (stale or not) in [`nanotime`] units,
 /// or `NONE`. Written under the lock. So it is never later than the earliest
@@ -231,9 +341,16 @@ pub(crate) fn next_when() -> u64 {
     NEXT_WHEN.load(Ordering::SeqCst)
 }
 
-/// Armed timers now (cancelled and fired ones are not counted).
+/// Armed timers now (cancelled and fired ones are not counted), the
+/// process-wide heap's.
 pub(crate) fn live_timers() -> usize {
     TIMERS.lock().live
+}
+
+/// The instant `n` [`nanotime`] units after the time base (`nanos`'s
+/// inverse).
+pub(crate) fn instant_at(n: u64) -> Instant {
+    *BASE.get_or_init(Instant::now) + std::time::Duration::from_nanos(n)
 }
 
 /// True if some timer may be pending.
@@ -243,15 +360,26 @@ pub(crate) fn pending() -> bool {
 
 /// Updates `NEXT_WHEN` from the heap top (caller holds the lock).
 fn publish_next(t: &Timers) {
-    let next = t.heap.peek().map_or(NONE, |e| e.when);
-    NEXT_WHEN.store(next, Ordering::SeqCst);
+    NEXT_WHEN.store(t.top_when(), Ordering::SeqCst);
 }
 
 /// Arms a timer: `callback` runs at `deadline` (soon after, if it has
 /// passed) on whichever thread runs timers. It must not block or panic.
+/// Inside a virtual-time bubble the deadline is on the bubble's clock
+/// (testing/bubble.rs).
 #[inline(never)]
 pub(crate) fn add_timer(deadline: Instant, callback: impl FnOnce() + Send + 'static) -> TimerId {
     add(deadline, TimerFn::Call(Box::new(callback)))
+}
+
+/// Arms a timer on the real clock even inside a bubble: I/O deadlines,
+/// which the kernel's time governs.
+#[inline(never)]
+pub(crate) fn add_real_timer(
+    deadline: Instant,
+    callback: impl FnOnce() + Send + 'static,
+) -> TimerId {
+    add_global(deadline, TimerFn::Call(Box::new(callback)))
 }
 
 /// Arms a timer that readies the parked goroutine `g` at `deadline`. The
@@ -264,33 +392,27 @@ pub(crate) fn add_timer_ready(deadline: Instant, g: GRef) -> TimerId {
 
 #[inline(never)]
 fn add(deadline: Instant, f: TimerFn) -> TimerId {
-    let mut t = TIMERS.lock();
-    let slot = match t.free.pop() {
-        Some(s) => s,
-        None => {
-            let n = u32::try_from(t.slots.len())
-                .unwrap_or_else(|_| crate::throw::throw("runtime: too many timers"));
-            t.slots.push(Slot { gen: 0, f: None });
-            n
+    match bubble::current() {
+        Some(b) => {
+            let (slot, gen) = b.add_timer(nanos(deadline), f);
+            TimerId {
+                slot,
+                gen,
+                bubble: Some(b),
+            }
         }
-    };
-    let s = &mut t.slots[slot as usize];
-    s.f = Some(f);
-    let gen = s.gen;
-    t.heap.push(Entry {
-        when: nanos(deadline),
-        slot,
-        gen,
-    });
-    t.live += 1;
+        None => add_global(deadline, f),
+    }
+}
+
+#[inline(never)]
+fn add_global(deadline: Instant, f: TimerFn) -> TimerId {
+    let mut t = TIMERS.lock();
+    let (slot, gen, earliest) = t.insert(nanos(deadline), f);
     if t.live == 1 {
         // Under the lock: counted before anything can fire it.
         deadlock::external_add();
     }
-    let earliest = t
-        .heap
-        .peek()
-        .is_some_and(|e| e.slot == slot && e.gen == gen);
     if earliest {
         publish_next(&t);
     }
@@ -298,36 +420,26 @@ fn add(deadline: Instant, f: TimerFn) -> TimerId {
     if earliest {
         netpoll::wake_net_poller(deadline);
     }
-    TimerId { slot, gen }
+    TimerId {
+        slot,
+        gen,
+        bubble: None,
+    }
 }
 
 /// Disarms a timer. True if it had not fired: its callback will never run.
 /// False if it already ran, is running now, or was cancelled before.
 #[inline(never)]
 pub(crate) fn cancel_timer(id: TimerId) -> bool {
+    if let Some(b) = &id.bubble {
+        return b.cancel_timer(id.slot, id.gen);
+    }
     let mut t = TIMERS.lock();
-    let Some(s) = t.slots.get_mut(id.slot as usize) else {
+    let Some(f) = t.remove(id.slot, id.gen) else {
         return false;
     };
-    if s.gen != id.gen || s.f.is_none() {
-        return false;
-    }
-    let f = s.f.take();
-    s.gen = s.gen.wrapping_add(1);
-    t.free.push(id.slot);
-    t.live -= 1;
     let emptied = t.live == 0;
-    if emptied {
-        t.heap.clear();
-        publish_next(&t);
-    } else if t.heap.len() >= COMPACT_MIN && t.heap.len() > 2 * t.live {
-        let Timers { heap, slots, .. } = &mut *t;
-        heap.retain(|e| {
-            let s = &slots[e.slot as usize];
-            s.gen == e.gen && s.f.is_some()
-        });
-        publish_next(&t);
-    }
+    publish_next(&t);
     drop(t);
     // Outside the lock: the callback's captures (a channel end) may wake
     // others when dropped.
@@ -368,31 +480,12 @@ pub(crate) fn check_timers() -> bool {
 #[inline(never)]
 fn run_timer(now: u64) -> bool {
     let mut t = TIMERS.lock();
-    let mut due = None;
-    while let Some(&e) = t.heap.peek() {
-        if e.when > now {
-            break;
-        }
-        t.heap.pop();
-        let s = &mut t.slots[e.slot as usize];
-        if s.gen != e.gen {
-            continue; // stale: cancelled (the slot may be in use again)
-        }
-        let Some(f) = s.f.take() else { continue };
-        s.gen = s.gen.wrapping_add(1);
-        t.free.push(e.slot);
-        t.live -= 1;
-        due = Some(f);
-        break;
-    }
+    let due = t.pop_due(now);
     let emptied = due.is_some() && t.live == 0;
     publish_next(&t);
     drop(t);
     let Some(f) = due else { return false };
-    match f {
-        TimerFn::Ready(g) => sched::ready(g),
-        TimerFn::Call(c) => c(),
-    }
+    f.run();
     if emptied {
         // After the timer ran: whatever it readied is runnable.
         deadlock::external_done();
@@ -420,7 +513,7 @@ mod tests {
         let id = add_timer(now + Duration::from_millis(15), move || {
             let _ = tx2.send(99);
         });
-        assert!(cancel_timer(id));
+        assert!(cancel_timer(id.clone()));
         assert!(!cancel_timer(id));
         let got: Vec<usize> = (0..3).map(|_| rx.recv().unwrap()).collect();
         assert_eq!(got, vec![1, 2, 0]);
@@ -432,7 +525,7 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let far = Instant::now() + Duration::from_secs(3600);
         let a = add_timer(far, || {});
-        assert!(cancel_timer(a));
+        assert!(cancel_timer(a.clone()));
         // Likely the same slot, with a newer generation.
         let tx1 = tx.clone();
         let b = add_timer(Instant::now() + Duration::from_millis(5), move || {

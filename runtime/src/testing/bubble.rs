@@ -1,0 +1,292 @@
+//! bubble — the runtime side of virtual time (Go's runtime/synctest.go): a
+//! set of goroutines with its own clock and its own timers, and the count
+//! of its goroutines that are not durably blocked. When that count drops to
+//! zero the bubble is idle: the goroutine in `testing::wait` is woken, or
+//! else the bubble's driver (`run_virtual`, testing/mod.rs) moves the clock
+//! to the earliest timer and runs it.
+//!
+//! # Membership
+//! A goroutine belongs to the bubble of the goroutine that spawned it (or,
+//! for a spawn from a timer callback the driver runs, to the driver's
+//! bubble: [`current`]), for its whole life. `G::bubble` is set at spawn and
+//! never changes. Runtime goroutines that serve the whole process (the
+//! signal dispatcher, a child reaper) are spawned outside any bubble.
+//!
+//! # Durably blocked (Go's `isIdleInSynctest`)
+//! A goroutine parked on something only another goroutine of the bubble, or
+//! the bubble's clock, can end: a channel operation, `select!`, a sleep, a
+//! join, a WaitGroup or Cond wait, `testing::wait` itself
+//! (`WaitReason::durable`). A mutex wait, I/O, a blocking call or a
+//! `block_on` is not durable: something outside may end it, so the bubble is
+//! not idle while one lasts.
+//!
+//! # The count is exact, whatever the park race
+//! gort has no unlock callback on park: a waker may `ready` a goroutine
+//! that is still switching out (the handshake of g.rs). So the count moves
+//! with the handshake itself, both halves under the bubble's lock:
+//! - `park_commit`: the M, after the switch, completes the park; if the
+//!   park is durable and it completed (no ready came first), the goroutine is
+//!   marked blocked and `running` drops;
+//! - `ready_claim`: a waker claims the parked goroutine; if it was marked
+//!   blocked, `running` rises again.
+//!
+//! A ready that comes before the park completes finds no mark and changes
+//! nothing, and the park then fails and counts nothing: the goroutine never
+//! looked blocked, so the clock cannot jump past work that was about to run.
+//!
+//! # Locks
+//! The bubble's lock is a leaf: nothing else is taken under it (a
+//! `RuntimeTimer`'s lock may be held around it, when a timer is armed).
+//! Timers run on the driver outside it, and whoever is woken when the
+//! bubble goes idle is woken after unlocking (a `ready` of a member takes
+//! this lock again).
+
+#![forbid(unsafe_code)]
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::chan::{self, Receiver, Sender};
+use crate::g::{GRef, G};
+use crate::lock::Mutex;
+use crate::m;
+use crate::time::{instant_at, nanos, TimerFn, Timers};
+
+/// A virtual-time bubble. Invariant (under `state`): `running <= total`;
+/// `running` counts the members not marked durably blocked (G's
+/// `bubble_blocked`), `total` the members not yet dead.
+pub(crate) struct Bubble {
+    /// The virtual clock, `time::nanotime` units. Written by the driver
+    /// under `state` while every member is blocked; Relaxed loads: a member
+    /// woken by the timer that moved it was readied through a run queue,
+    /// which orders the store before its reads.
+    now: AtomicU64,
+    state: Mutex<State>,
+    /// Tells the driver the bubble may be idle (capacity 1: a token
+    /// already waiting says the same).
+    idle_tx: Sender<()>,
+}
+
+/// Everything under the bubble's lock.
+struct State {
+    total: usize,
+    running: usize,
+    /// The bubble's timers, on its clock.
+    timers: Timers,
+    /// A member parked in `testing::wait`, woken (instead of the driver)
+    /// when the bubble goes idle.
+    waiter: Option<GRef>,
+    /// The first member, which `run_virtual` started (its exit stops the
+    /// clock); 0 before it.
+    main_goid: u64,
+    /// The main goroutine has exited: the clock stops.
+    main_done: bool,
+}
+
+/// Whom the bubble wakes when it goes idle.
+enum Wake {
+    Waiter(GRef),
+    Driver,
+}
+
+/// What the driver finds when the bubble is idle.
+pub(crate) enum Idle {
+    /// Every member has exited.
+    Done,
+    /// The main goroutine has exited and `n` members are blocked for good.
+    MainExitedWithBlocked(usize),
+    /// `n` members are blocked and no timer is pending.
+    Deadlock(usize),
+    /// The clock moved to the earliest timer; these are due.
+    Fire(Vec<TimerFn>),
+}
+
+thread_local! {
+    /// The bubble whose timers this thread is running (set by the driver
+    /// around the callbacks, which run on its thread): what they spawn,
+    /// arm or read the time of belongs to it.
+    static DRIVING: RefCell<Option<Arc<Bubble>>> = const { RefCell::new(None) };
+}
+
+/// The bubble of the running goroutine, or of the timers this thread runs
+/// for a driver; None outside every bubble.
+pub(crate) fn current() -> Option<Arc<Bubble>> {
+    if let Some(g) = m::current_g() {
+        if let Some(b) = &g.get().bubble {
+            return Some(b.clone());
+        }
+    }
+    DRIVING.with(|d| d.borrow().clone())
+}
+
+impl Bubble {
+    /// A bubble whose clock starts at the real now, and the receiver its
+    /// driver waits on.
+    pub(crate) fn new() -> (Arc<Bubble>, Receiver<()>) {
+        let (idle_tx, idle_rx) = chan::bounded(1);
+        let b = Arc::new(Bubble {
+            now: AtomicU64::new(nanos(Instant::now())),
+            state: Mutex::new(State {
+                total: 0,
+                running: 0,
+                timers: Timers::new(),
+                waiter: None,
+                main_goid: 0,
+                main_done: false,
+            }),
+            idle_tx,
+        });
+        (b, idle_rx)
+    }
+
+    /// The virtual now.
+    pub(crate) fn now(&self) -> Instant {
+        // Relaxed: see the field.
+        instant_at(self.now.load(Ordering::Relaxed))
+    }
+
+    /// A new member (at spawn, before it can run): it counts as running.
+    /// The first is the bubble's main goroutine.
+    pub(crate) fn spawned(&self, goid: u64) {
+        let mut st = self.state.lock();
+        if st.main_goid == 0 {
+            st.main_goid = goid;
+        }
+        st.total += 1;
+        st.running += 1;
+    }
+
+    /// The M side of `g`'s park handshake (`G::park_commit`) for a member.
+    /// True if the G is now parked; a durable park counts it as blocked.
+    pub(crate) fn park_commit(&self, g: &G, durable: bool) -> bool {
+        let mut st = self.state.lock();
+        if !g.park_commit() {
+            return false;
+        }
+        let wake = if durable {
+            g.set_bubble_blocked(true);
+            st.running -= 1;
+            idle_wake(&mut st)
+        } else {
+            None
+        };
+        drop(st);
+        self.wake(wake);
+        true
+    }
+
+    /// The waker side (`G::ready_claim`) for a member: a durably blocked G
+    /// counts as running again once claimed.
+    pub(crate) fn ready_claim(&self, g: &G) -> bool {
+        let mut st = self.state.lock();
+        let claimed = g.ready_claim();
+        if claimed && g.set_bubble_blocked(false) {
+            st.running += 1;
+        }
+        claimed
+    }
+
+    /// A member died (after its entry returned).
+    pub(crate) fn exited(&self, goid: u64) {
+        let mut st = self.state.lock();
+        st.total -= 1;
+        st.running -= 1;
+        if goid == st.main_goid {
+            st.main_done = true;
+        }
+        let wake = idle_wake(&mut st);
+        drop(st);
+        self.wake(wake);
+    }
+
+    /// Registers the running member `g` as the one to wake at the next
+    /// idle moment (`testing::wait`); false if another member waits already.
+    pub(crate) fn set_waiter(&self, g: GRef) -> bool {
+        let mut st = self.state.lock();
+        if st.waiter.is_some() {
+            return false;
+        }
+        st.waiter = Some(g);
+        true
+    }
+
+    /// Arms a timer on the bubble's clock; its slot and generation.
+    pub(crate) fn add_timer(&self, when: u64, f: TimerFn) -> (u32, u32) {
+        let (slot, gen, _) = self.state.lock().timers.insert(when, f);
+        (slot, gen)
+    }
+
+    /// Disarms a bubble timer; true if it had not fired.
+    pub(crate) fn cancel_timer(&self, slot: u32, gen: u32) -> bool {
+        let f = self.state.lock().timers.remove(slot, gen);
+        // Outside the lock: the callback's captures may wake others.
+        f.is_some()
+    }
+
+    /// The driver's step: None while some member runs; otherwise what to do
+    /// about the idle bubble. Firing moves the clock (never backwards) to
+    /// the earliest timer and takes every timer due then.
+    pub(crate) fn idle_step(&self) -> Option<Idle> {
+        let mut st = self.state.lock();
+        if st.running > 0 {
+            return None;
+        }
+        if st.total == 0 {
+            return Some(Idle::Done);
+        }
+        if st.main_done {
+            return Some(Idle::MainExitedWithBlocked(st.total));
+        }
+        let next = st.timers.next_live_when();
+        if next == u64::MAX {
+            return Some(Idle::Deadlock(st.total));
+        }
+        // Relaxed: see the field.
+        let now = self.now.load(Ordering::Relaxed).max(next);
+        self.now.store(now, Ordering::Relaxed);
+        let mut due = Vec::new();
+        while let Some(f) = st.timers.pop_due(now) {
+            due.push(f);
+        }
+        Some(Idle::Fire(due))
+    }
+
+    /// Runs timer functions on the driver's thread as this bubble's: what
+    /// they spawn joins it, what they arm or read is on its clock.
+    pub(crate) fn run_timers(self: &Arc<Self>, due: Vec<TimerFn>) {
+        DRIVING.with(|d| *d.borrow_mut() = Some(self.clone()));
+        // No preemption while DRIVING is set: a preempted goroutine keeps its
+        // thread anyway, but the callbacks are short and runtime code.
+        crate::sched::no_preempt(|| {
+            for f in due {
+                f.run();
+            }
+        });
+        DRIVING.with(|d| *d.borrow_mut() = None);
+    }
+
+    /// Wakes whoever `idle_wake` chose (outside the lock).
+    fn wake(&self, wake: Option<Wake>) {
+        match wake {
+            None => {}
+            Some(Wake::Waiter(g)) => crate::sched::ready(g),
+            Some(Wake::Driver) => {
+                let _ = self.idle_tx.try_send(());
+            }
+        }
+    }
+}
+
+/// Whom to wake if the bubble is idle now: the `testing::wait` caller if
+/// there is one, else the driver.
+fn idle_wake(st: &mut State) -> Option<Wake> {
+    if st.running > 0 {
+        return None;
+    }
+    Some(match st.waiter.take() {
+        Some(g) => Wake::Waiter(g),
+        None => Wake::Driver,
+    })
+}

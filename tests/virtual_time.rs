@@ -1,0 +1,387 @@
+//! Virtual time (`gort::testing::run_virtual`, `#[gort::test(virtual_time)]`,
+//! `testing::wait`), each body at GOMAXPROCS 1 and 2 in a child process:
+//! an hour-long context deadline and a 10,000-tick ticker finish at once
+//! with exact virtual times; 10,000 timers of 1,000 goroutines fire in
+//! deadline order, each at exactly its deadline; ping-pong between sleepers
+//! never lets the clock jump past work that was about to run; `wait`
+//! returns once the others are blocked; and a deadlock inside a bubble is
+//! reported as a panic, not a hang.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gort::chan::bounded;
+use gort::context::{self, ContextError};
+use gort::testing::{run_virtual, wait};
+use gort::time::{now, sleep, Ticker, Timer};
+
+const LIMIT: Duration = Duration::from_secs(120);
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Real time a virtual-time program may take, at most: a small fraction of
+/// the virtual time it covers (an hour and more), so a clock that did not
+/// jump fails, while a loaded machine has ample room.
+const REAL_BOUND: Duration = Duration::from_secs(60);
+
+fn hour_deadline_body() {
+    let real = Instant::now();
+    let (err, waited) = run_virtual(|| {
+        let (ctx, _cancel) = context::background().with_timeout(HOUR);
+        let t0 = now();
+        assert_eq!(ctx.deadline(), Some(t0 + HOUR));
+        let (_tx, never) = bounded::<()>(0);
+        gort::select! {
+            recv(never) -> _ => unreachable!(),
+            recv(ctx.done()) -> _ => {}
+        }
+        (ctx.err(), now() - t0)
+    });
+    assert_eq!(err, Some(ContextError::DeadlineExceeded));
+    assert_eq!(waited, HOUR);
+    let took = real.elapsed();
+    assert!(took < REAL_BOUND, "an hour of virtual time took {took:?}");
+    println!("report: 1-hour context deadline in {took:?} real");
+}
+
+#[test]
+fn an_hour_long_context_deadline_passes_at_once() {
+    common::at_p1_and_p2(
+        LIMIT,
+        "an_hour_long_context_deadline_passes_at_once",
+        hour_deadline_body,
+    );
+}
+
+fn ticker_body() {
+    const TICKS: u32 = 10_000;
+    let real = Instant::now();
+    let late = run_virtual(|| {
+        let period = Duration::from_secs(1);
+        let t0 = now();
+        let t = Ticker::new(period);
+        let mut off = 0u32;
+        for k in 1..=TICKS {
+            let at = t.chan().recv().unwrap();
+            // Every tick at exactly its phase: the clock jumped to it.
+            if at != t0 + period * k || now() != at {
+                off += 1;
+            }
+        }
+        t.stop();
+        off
+    });
+    assert_eq!(late, 0, "{late} ticks were not on their exact virtual time");
+    let took = real.elapsed();
+    assert!(took < REAL_BOUND, "{TICKS} virtual seconds took {took:?}");
+    println!("report: {TICKS} ticks in {took:?} real");
+}
+
+#[test]
+fn ten_thousand_ticks_take_no_real_time() {
+    common::at_p1_and_p2(LIMIT, "ten_thousand_ticks_take_no_real_time", ticker_body);
+}
+
+fn many_timers_body() {
+    let real = Instant::now();
+    let order = run_virtual(|| {
+        let t0 = now();
+        let fired = Arc::new(Mutex::new(Vec::new()));
+        let hs: Vec<_> = (0..1000u64)
+            .map(|i| {
+                let fired = fired.clone();
+                gort::go!(move || {
+                    for j in 0..10u64 {
+                        // Distinct deadlines, interleaved across goroutines.
+                        let k = j * 1000 + i + 1;
+                        let at = t0 + Duration::from_millis(k);
+                        gort::time::sleep_until(at);
+                        assert_eq!(now(), at, "woke at the wrong virtual time");
+                        fired.lock().unwrap().push(k);
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        Arc::try_unwrap(fired).unwrap().into_inner().unwrap()
+    });
+    assert_eq!(order.len(), 10_000);
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(order, sorted, "timers fired out of deadline order");
+    println!("report: 10,000 timers in {:?} real", real.elapsed());
+}
+
+#[test]
+fn ten_thousand_timers_fire_in_order_at_their_deadlines() {
+    common::at_p1_and_p2(
+        LIMIT,
+        "ten_thousand_timers_fire_in_order_at_their_deadlines",
+        many_timers_body,
+    );
+}
+
+fn ping_pong_body() {
+    // Two goroutines hand a token back and forth, each sleeping 1 ms before
+    // passing it on. If the clock ever moved while the receiver of a send
+    // had not yet run (a park the bubble counted too early), a sleep would
+    // start late and the total would exceed 2 * ROUNDS ms.
+    const ROUNDS: u32 = 2000;
+    let total = run_virtual(|| {
+        let t0 = now();
+        let (a_tx, a_rx) = bounded::<u32>(0);
+        let (b_tx, b_rx) = bounded::<u32>(0);
+        let b = gort::go!(move || {
+            while let Ok(n) = b_rx.recv() {
+                sleep(Duration::from_millis(1));
+                if a_tx.send(n + 1).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut n = 0;
+        for _ in 0..ROUNDS {
+            sleep(Duration::from_millis(1));
+            b_tx.send(n).unwrap();
+            n = a_rx.recv().unwrap();
+        }
+        drop(b_tx);
+        b.join().unwrap();
+        assert_eq!(n, ROUNDS);
+        now() - t0
+    });
+    assert_eq!(total, Duration::from_millis(2 * u64::from(ROUNDS)));
+}
+
+#[test]
+fn ping_pong_between_sleepers_keeps_exact_time() {
+    common::at_p1_and_p2(
+        LIMIT,
+        "ping_pong_between_sleepers_keeps_exact_time",
+        ping_pong_body,
+    );
+}
+
+fn fan_in_body() {
+    // 200 producers each send 20 values, sleeping a different period between
+    // them; a consumer with a select! timeout counts. The clock must end at
+    // the slowest producer's last send, and every value must arrive.
+    let (got, end) = run_virtual(|| {
+        let t0 = now();
+        let (tx, rx) = bounded::<u64>(4000);
+        for p in 0..200u64 {
+            let tx = tx.clone();
+            gort::go!(move || {
+                for _ in 0..20 {
+                    sleep(Duration::from_millis(p + 1));
+                    tx.send(p).unwrap();
+                }
+            });
+        }
+        drop(tx);
+        let mut got = 0;
+        let mut timeouts = 0;
+        loop {
+            gort::select! {
+                recv(rx) -> v => match v {
+                    Ok(_) => got += 1,
+                    Err(_) => break,
+                },
+                default(Duration::from_secs(1)) => timeouts += 1,
+            }
+        }
+        assert_eq!(
+            timeouts, 0,
+            "a 1 s timeout fired while producers were due sooner"
+        );
+        (got, now() - t0)
+    });
+    assert_eq!(got, 4000);
+    assert_eq!(end, Duration::from_millis(200 * 20));
+}
+
+#[test]
+fn fan_in_with_select_timeouts_ends_at_the_last_send() {
+    common::at_p1_and_p2(
+        LIMIT,
+        "fan_in_with_select_timeouts_ends_at_the_last_send",
+        fan_in_body,
+    );
+}
+
+fn wait_body() {
+    run_virtual(|| {
+        let started = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = bounded::<()>(0);
+        let mut hs = Vec::new();
+        for _ in 0..50 {
+            let (started, rx) = (started.clone(), rx.clone());
+            hs.push(gort::go!(move || {
+                // Some real work before blocking.
+                let mut x = 0u64;
+                for i in 0..10_000u64 {
+                    x = x.wrapping_mul(31).wrapping_add(i);
+                }
+                std::hint::black_box(x);
+                started.fetch_add(1, SeqCst);
+                let _ = rx.recv();
+            }));
+        }
+        let t0 = now();
+        wait();
+        // Every other goroutine is blocked in recv: all have started, and
+        // no time passed.
+        assert_eq!(started.load(SeqCst), 50);
+        assert_eq!(now(), t0);
+        // A sleeper: wait returns once it sleeps, before its timer fires.
+        let woke = Arc::new(AtomicUsize::new(0));
+        let w = woke.clone();
+        let s = gort::go!(move || {
+            sleep(HOUR);
+            w.store(1, SeqCst);
+        });
+        wait();
+        assert_eq!(woke.load(SeqCst), 0);
+        assert_eq!(now(), t0);
+        drop(tx);
+        drop(rx);
+        for h in hs {
+            h.join().unwrap();
+        }
+        s.join().unwrap();
+        assert_eq!(woke.load(SeqCst), 1);
+        assert_eq!(now(), t0 + HOUR);
+    });
+}
+
+#[test]
+fn wait_returns_when_the_others_are_blocked() {
+    common::at_p1_and_p2(LIMIT, "wait_returns_when_the_others_are_blocked", wait_body);
+}
+
+fn timer_objects_body() {
+    run_virtual(|| {
+        let t0 = now();
+        // Stop and reset on the virtual clock.
+        let t = Timer::new(Duration::from_secs(10));
+        sleep(Duration::from_secs(5));
+        assert!(t.reset(Duration::from_secs(10)));
+        let at = t.chan().recv().unwrap();
+        assert_eq!(at, t0 + Duration::from_secs(15));
+        // after_func runs its goroutine inside the bubble, at its time.
+        let (tx, rx) = bounded(1);
+        let _f = gort::time::after_func(Duration::from_secs(60), move || {
+            let _ = tx.try_send(now());
+        });
+        assert_eq!(rx.recv().unwrap(), t0 + Duration::from_secs(75));
+        // A receive timeout.
+        let (_keep, never) = bounded::<()>(0);
+        let r = never.recv_timeout(Duration::from_secs(7));
+        assert!(r.is_err());
+        assert_eq!(now(), t0 + Duration::from_secs(82));
+    });
+}
+
+#[test]
+fn timers_stop_reset_and_after_func_run_on_the_virtual_clock() {
+    common::at_p1_and_p2(
+        LIMIT,
+        "timers_stop_reset_and_after_func_run_on_the_virtual_clock",
+        timer_objects_body,
+    );
+}
+
+#[test]
+#[should_panic(expected = "deadlock: all goroutines in bubble are blocked")]
+fn a_deadlock_in_a_bubble_is_reported() {
+    common::with_timeout(LIMIT, || {
+        run_virtual(|| {
+            let (tx, rx) = bounded::<()>(0);
+            let h = gort::go!(move || rx.recv());
+            sleep(Duration::from_secs(1));
+            let _ = h.join(); // never: nobody sends, and tx lives
+            drop(tx);
+        })
+    });
+}
+
+#[test]
+#[should_panic(expected = "main bubble goroutine has exited but blocked goroutines remain")]
+fn blocked_goroutines_left_by_main_are_reported() {
+    common::with_timeout(LIMIT, || {
+        run_virtual(|| {
+            gort::go!(|| sleep(HOUR));
+        })
+    });
+}
+
+#[test]
+#[should_panic(expected = "the main goroutine's own panic")]
+fn a_panic_in_the_bubble_reaches_the_caller() {
+    common::with_timeout(LIMIT, || {
+        run_virtual(|| {
+            sleep(HOUR);
+            panic!("the main goroutine's own panic");
+        })
+    });
+}
+
+#[test]
+fn nested_bubbles_and_wait_outside_are_refused() {
+    common::with_timeout(LIMIT, || {
+        let nested = run_virtual(|| std::panic::catch_unwind(|| run_virtual(|| ())).is_err());
+        assert!(nested, "run_virtual inside a bubble did not panic");
+        let outside = gort::go!(|| std::panic::catch_unwind(wait).is_err())
+            .join()
+            .unwrap();
+        assert!(outside, "wait outside a bubble did not panic");
+    });
+}
+
+#[test]
+fn real_time_outside_the_bubble_is_untouched() {
+    common::with_timeout(LIMIT, || {
+        // A goroutine outside the bubble sleeps for real while the bubble's
+        // hour passes; neither disturbs the other.
+        let outside = gort::go!(|| {
+            let t = Instant::now();
+            sleep(Duration::from_millis(20));
+            (t.elapsed(), Instant::now().saturating_duration_since(now()))
+        });
+        let inside = run_virtual(|| {
+            let t0 = now();
+            sleep(HOUR);
+            now() - t0
+        });
+        assert_eq!(inside, HOUR);
+        let (slept, skew) = outside.join().unwrap();
+        assert!(slept >= Duration::from_millis(20));
+        assert_eq!(
+            skew,
+            Duration::ZERO,
+            "gort::time::now() outside a bubble is not real time"
+        );
+    });
+}
+
+#[gort::test(virtual_time)]
+fn the_attribute_runs_the_body_in_a_bubble() {
+    let t0 = now();
+    let h = gort::go!(move || {
+        sleep(Duration::from_secs(30));
+        now() - t0
+    });
+    sleep(Duration::from_secs(10));
+    assert_eq!(now() - t0, Duration::from_secs(10));
+    assert_eq!(h.join().unwrap(), Duration::from_secs(30));
+}
+
+#[gort::test(virtual_time)]
+fn the_attribute_accepts_a_result() -> Result<(), Box<dyn std::error::Error>> {
+    sleep(HOUR);
+    Ok(())
+}
