@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -577,6 +578,14 @@ func main() {
 	f, ok := all[strings.ToUpper(*w)]
 	if !ok {
 		fail("gortbench", "usage: gortbench -w W1..W11")
+	}
+	// GORT_BENCH_FLIGHT=1: run with the execution tracer on, writing to
+	// nowhere (what a flight recorder costs: Go 1.25's is this tracer).
+	if os.Getenv("GORT_BENCH_FLIGHT") == "1" {
+		if err := trace.Start(io.Discard); err != nil {
+			fail("gortbench", err.Error())
+		}
+		defer trace.Stop()
 	}
 	f()
 }

@@ -140,7 +140,7 @@ impl WaitReason {
         }
     }
 
-    fn from_u8(v: u8) -> WaitReason {
+    pub(crate) fn from_u8(v: u8) -> WaitReason {
         use WaitReason::*;
         [
             Zero,

@@ -3,13 +3,13 @@
 //! demand ("dump what happened when the p99 spiked") as the same Chrome /
 //! Perfetto JSON as `GORT_TRACE`.
 //!
-//! It records with the tracer's machinery (diag/trace.rs: one buffer per
-//! thread, no global lock per event) in a session of its own; each buffer
-//! trims itself as it grows: events older than `min_age` go first, and
-//! the oldest go whatever their age when the buffers would pass
-//! `max_bytes` (which wins, as in Go). The buffer is a deque, so dropping
-//! from the front moves nothing, and the ages are looked at only every
-//! quarter of a buffer's share.
+//! It records with the tracer's machinery (diag/trace.rs: one ring per
+//! thread, no lock per event, diag/trace_buf.rs) in a session of its own;
+//! each time a thread's ring fills and is moved into a chunk, that
+//! thread's chunks are trimmed: those whose events are all older than
+//! `min_age` go first, and the oldest go whatever their age while the
+//! thread holds more than its share of `max_bytes` (which wins, as in Go;
+//! a thread's ring of the last 256 events is always kept).
 //! `write_to` copies the buffers (recording goes on) and writes the window.
 //!
 //! A flight recorder and a `gort::trace::start` trace are one session: only
@@ -17,13 +17,14 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::trace::{self, Rec};
+use super::trace_buf::{Spill, Words, RING};
+use super::trace_clock::{self, Converter};
 
 /// Limits of the window, while a flight recorder runs (0: none runs).
 /// Relaxed: settings read by each trim; a trim with stale ones keeps a
@@ -42,12 +43,14 @@ static MAX_BYTES: AtomicUsize = AtomicUsize::new(0);
 pub struct FlightRecorderConfig {
     /// Keep at least the events this recent (unless `max_bytes` says no).
     pub min_age: Duration,
-    /// Keep at most about this many bytes of events, over all threads.
+    /// Keep at most about this many bytes of events (32 bytes each), over
+    /// all threads; each recording thread keeps its last 256 events
+    /// (8 KiB) whatever this says.
     pub max_bytes: usize,
 }
 
 impl Default for FlightRecorderConfig {
-    /// 10 seconds and 16 MiB (some 350,000 events of about 48 bytes).
+    /// 10 seconds and 16 MiB (some 500,000 events of 32 bytes).
     fn default() -> Self {
         FlightRecorderConfig {
             min_age: Duration::from_secs(10),
@@ -127,7 +130,7 @@ impl FlightRecorder {
         *trace::SESSION.lock() = None;
         MIN_AGE_NS.store(0, Ordering::Relaxed);
         for b in trace::BUFS.lock().iter() {
-            b.recs.lock().clear();
+            b.clear();
         }
     }
 
@@ -145,18 +148,17 @@ impl FlightRecorder {
         }
         let gen = trace::SESSION.lock().as_ref().map_or(0, |s| s.gen);
         let end_ns = trace::now_ns();
-        // A thread that went idle has not trimmed its buffer since: the
-        // window is cut here too.
+        let conv = Converter::now();
+        // Chunks are trimmed whole, and a thread that went idle has not
+        // trimmed since: the window is cut here, to the event.
         let from = end_ns.saturating_sub(MIN_AGE_NS.load(Ordering::Relaxed));
         let per_thread: Vec<Vec<Rec>> = trace::BUFS
             .lock()
             .iter()
             .map(|b| {
-                let recs = b.recs.lock();
-                recs.iter()
-                    .filter(|r| r.gen == gen && r.ts >= from)
-                    .copied()
-                    .collect()
+                let mut recs = trace::session_recs(b, gen, false, &conv);
+                recs.retain(|r| r.ts >= from);
+                recs
             })
             .filter(|v: &Vec<Rec>| !v.is_empty())
             .collect();
@@ -183,22 +185,25 @@ impl Drop for FlightRecorder {
     }
 }
 
-/// Called by the tracer after each event is appended to a thread's buffer
-/// (`recs`, under its lock) at time `now`: trims it while a flight
-/// recorder runs (module header).
-pub(super) fn trim(recs: &mut VecDeque<Rec>, now: u64) {
+/// Called by a thread's buffer each time its ring has moved into a chunk
+/// (`spill`, under the buffer's lock): drops the chunks outside the window
+/// while a flight recorder runs (module header).
+pub(super) fn trim(spill: &mut Spill) {
     let min_age = MIN_AGE_NS.load(Ordering::Relaxed);
     if min_age == 0 {
         return;
     }
-    let threads = trace::BUFS_LEN.load(Ordering::Relaxed).max(1);
-    let cap = (MAX_BYTES.load(Ordering::Relaxed) / std::mem::size_of::<Rec>() / threads).max(64);
-    // Look only every so often: a quarter of the cap, or the cap reached.
-    if !recs.len().is_multiple_of((cap / 4).max(16)) && recs.len() <= cap {
-        return;
+    // One clock reading per ring of events.
+    let conv = Converter::now();
+    let oldest_kept = trace_clock::ticks().saturating_sub(conv.ticks_in(min_age));
+    while spill.oldest_chunk_end().is_some_and(|t| t < oldest_kept) {
+        spill.drop_oldest();
     }
-    let old = recs.partition_point(|r| now.saturating_sub(r.ts) > min_age);
-    let over = recs.len().saturating_sub(cap * 3 / 4);
-    let drop_n = if recs.len() > cap { old.max(over) } else { old };
-    recs.drain(..drop_n);
+    // The ring (RING more events) counts in the thread's share, and is
+    // all a thread keeps when its share is smaller.
+    let threads = trace::BUFS_LEN.load(Ordering::Relaxed).max(1);
+    let share = MAX_BYTES.load(Ordering::Relaxed) / std::mem::size_of::<Words>() / threads;
+    while spill.len() > 0 && spill.len() + RING > share {
+        spill.drop_oldest();
+    }
 }

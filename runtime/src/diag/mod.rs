@@ -14,6 +14,8 @@ mod schedtrace;
 pub(crate) mod sigquit;
 pub(crate) mod stats;
 pub mod trace;
+mod trace_buf;
+mod trace_clock;
 mod trace_export;
 
 /// Starts the diagnostics: the SIGQUIT goroutine dump (diag/sigquit.rs), and

@@ -30,11 +30,11 @@
 //! # Cost
 //! Off (the default): each event site in the scheduler is one Relaxed load
 //! of a global flag and a not-taken branch (`event` is inlined; the event
-//! is built only when on). On: the event is appended to a buffer owned by
-//! the recording thread (each M has its own), under that buffer's own lock,
-//! which only [`stop`] ever contends — there is no global lock per event.
-//! [`stop`] gathers the buffers, pairs each M's slice starts and ends, and
-//! writes the file.
+//! is built only when on). On: the event is stamped with the CPU's tick
+//! counter (diag/trace_clock.rs) and written as four words into a ring
+//! owned by the recording thread, without a lock (diag/trace_buf.rs); a
+//! full ring is moved into a chunk once per 1,024 events. [`stop`] gathers
+//! the buffers, pairs each M's slice starts and ends, and writes the file.
 //!
 //! # Who calls what
 //! sched/execute.rs `execute` (slice start and end, read on g0 after the switch, so
@@ -46,14 +46,16 @@
 #![forbid(unsafe_code)]
 
 use std::cell::OnceCell;
-use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::sync::Arc;
 
 use crate::lock::Mutex;
+
+use super::trace_buf::{self, ThreadBuf};
+use super::trace_clock::{self, Converter};
+pub(super) use trace_clock::now_ns;
 
 use crate::diag::allgs::WaitReason;
 use crate::g::GRef;
@@ -86,19 +88,11 @@ pub(super) struct Session {
     pub(super) start_ns: u64,
 }
 
-/// One thread's events. The lock is taken by its own thread per event and
-/// by `stop`, so it is uncontended while recording.
-pub(super) struct ThreadBuf {
-    /// A deque so the flight recorder drops its oldest events without
-    /// moving the rest.
-    pub(super) recs: Mutex<VecDeque<Rec>>,
-}
-
-/// One recorded event.
+/// One recorded event, decoded (diag/trace_buf.rs holds it encoded).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Rec {
+    /// Nanoseconds since the trace clock's origin.
     pub(super) ts: u64,
-    pub(super) gen: u32,
     /// The recording M's id (`NONE_M`: not an M, e.g. sysmon).
     pub(super) m: u64,
     /// The P that M held (`NONE_P`: none).
@@ -224,39 +218,41 @@ pub(crate) fn netpoll_wake(n: usize) {
     event(|| Ev::NetpollWake { n });
 }
 
-/// Nanoseconds since the first use of the trace clock.
-pub(super) fn now_ns() -> u64 {
-    static T0: OnceLock<Instant> = OnceLock::new();
-    T0.get_or_init(Instant::now).elapsed().as_nanos() as u64
-}
-
 #[cold]
 #[inline(never)]
 fn record(ev: Ev) {
     // Relaxed: see GEN.
     let gen = GEN.load(Ordering::Relaxed);
-    let ts = now_ns();
+    let ts = trace_clock::ticks();
     let (m, p) = match crate::m::current() {
         Some(ml) => (ml.m.id, ml.p.get().map_or(NONE_P, |p| p.id)),
         None => (NONE_M, NONE_P),
     };
-    let rec = Rec { ts, gen, m, p, ev };
+    let words = trace_buf::encode(ts, gen, m, p, ev);
     // A thread being torn down has no thread-locals left: drop the event.
     let _ = LOCAL.try_with(|l| {
         let buf = l.get_or_init(|| {
-            let b = Arc::new(ThreadBuf {
-                recs: Mutex::new(VecDeque::with_capacity(4096)),
-            });
+            let b = Arc::new(ThreadBuf::new());
             let mut bufs = BUFS.lock();
             bufs.push(b.clone());
             // Relaxed: a hint for the flight recorder's trim.
             BUFS_LEN.store(bufs.len(), Ordering::Relaxed);
             b
         });
-        let mut recs = buf.recs.lock();
-        recs.push_back(rec);
-        super::flight::trim(&mut recs, ts);
+        if buf.push(words) {
+            buf.spill(super::flight::trim);
+        }
     });
+}
+
+/// The records of session `gen` in `buf` (all of them, or those a trace's
+/// stop takes), decoded with `conv`.
+pub(super) fn session_recs(buf: &ThreadBuf, gen: u32, take: bool, conv: &Converter) -> Vec<Rec> {
+    buf.collect(take)
+        .iter()
+        .filter(|w| trace_buf::gen_of(w) == gen)
+        .map(|w| trace_buf::decode(w, |t| conv.ns(t)))
+        .collect()
 }
 
 /// Starts recording a trace, to be written to `path` by [`stop`] (or when
@@ -348,12 +344,12 @@ pub fn stop() -> io::Result<Summary> {
     };
     ON.store(false, Ordering::Relaxed);
     let end_ns = now_ns();
+    let conv = Converter::now();
     let mut per_thread = Vec::new();
     {
         let mut bufs = BUFS.lock();
         for b in bufs.iter() {
-            let mut recs = Vec::from(std::mem::take(&mut *b.recs.lock()));
-            recs.retain(|r| r.gen == session.gen);
+            let recs = session_recs(b, session.gen, true, &conv);
             if !recs.is_empty() {
                 per_thread.push(recs);
             }
@@ -397,7 +393,7 @@ pub fn is_tracing() -> bool {
 /// std::fs::remove_file(&path).unwrap();
 /// ```
 pub fn buffered_events() -> usize {
-    BUFS.lock().iter().map(|b| b.recs.lock().len()).sum()
+    BUFS.lock().iter().map(|b| b.len()).sum()
 }
 
 /// `GORT_TRACE=path`: start at runtime start, write at process exit.

@@ -297,13 +297,7 @@ mod tests {
     use crate::diag::allgs::WaitReason;
 
     fn rec(ts: u64, m: u64, p: usize, ev: Ev) -> Rec {
-        Rec {
-            ts,
-            gen: 1,
-            m,
-            p,
-            ev,
-        }
+        Rec { ts, m, p, ev }
     }
 
     #[test]

@@ -253,6 +253,14 @@ impl Bubble {
         Some(Idle::Fire(due))
     }
 
+    /// Drops every timer still armed, when the bubble has ended: its clock
+    /// stopped, they can never fire, and their callbacks may hold timer
+    /// ids that hold the bubble.
+    pub(crate) fn drop_timers(&self) {
+        let timers = std::mem::replace(&mut self.state.lock().timers, Timers::new());
+        drop(timers);
+    }
+
     /// Runs timer functions on the driver's thread as this bubble's: what
     /// they spawn joins it, what they arm or read is on its clock.
     pub(crate) fn run_timers(self: &Arc<Self>, due: Vec<TimerFn>) {

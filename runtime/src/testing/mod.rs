@@ -107,6 +107,7 @@ where
         .spawn_in(Some(b.clone()), f)
         .unwrap_or_else(|e| panic!("gort: cannot start the bubble's main goroutine: {e}"));
     let outcome = drive(&b, &idle);
+    b.drop_timers();
     // After `Done` or `MainExited` the main goroutine has exited, so its
     // result is there; after a deadlock it is one of the blocked.
     let result = match outcome {
