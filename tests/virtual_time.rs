@@ -4,8 +4,9 @@
 //! with exact virtual times; 10,000 timers of 1,000 goroutines fire in
 //! deadline order, each at exactly its deadline; ping-pong between sleepers
 //! never lets the clock jump past work that was about to run; `wait`
-//! returns once the others are blocked; and a deadlock inside a bubble is
-//! reported as a panic, not a hang.
+//! returns once the others are blocked; goroutines that compute hold the
+//! clock; and a deadlock inside a bubble is reported as a panic, not a
+//! hang.
 
 mod common;
 
@@ -292,6 +293,43 @@ fn timers_stop_reset_and_after_func_run_on_the_virtual_clock() {
         LIMIT,
         "timers_stop_reset_and_after_func_run_on_the_virtual_clock",
         timer_objects_body,
+    );
+}
+
+fn busy_body() {
+    // Goroutines that compute (and are preempted) are not blocked: the
+    // clock waits for them. Each hog marks its end; the sleeper wakes only
+    // after all have, however long they take in real time.
+    let (done_at_wake, elapsed) = run_virtual(|| {
+        let t0 = now();
+        let done = Arc::new(AtomicUsize::new(0));
+        for i in 0..8u64 {
+            let done = done.clone();
+            gort::go!(move || {
+                let mut x = i;
+                for k in 0..3_000_000u64 {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(k);
+                }
+                std::hint::black_box(x);
+                done.fetch_add(1, SeqCst);
+            });
+        }
+        sleep(Duration::from_secs(1));
+        (done.load(SeqCst), now() - t0)
+    });
+    assert_eq!(
+        done_at_wake, 8,
+        "the clock moved while goroutines were computing"
+    );
+    assert_eq!(elapsed, Duration::from_secs(1));
+}
+
+#[test]
+fn the_clock_waits_for_goroutines_that_compute() {
+    common::at_p1_and_p2(
+        LIMIT,
+        "the_clock_waits_for_goroutines_that_compute",
+        busy_body,
     );
 }
 
