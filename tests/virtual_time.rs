@@ -348,6 +348,30 @@ fn a_deadlock_in_a_bubble_is_reported() {
 }
 
 #[test]
+fn the_deadlock_report_names_the_blocked_goroutines() {
+    let msg = common::with_timeout(LIMIT, || {
+        let r = std::panic::catch_unwind(|| {
+            run_virtual(|| {
+                let (tx, rx) = bounded::<()>(0);
+                let h = gort::go!(move || rx.recv());
+                let _ = h.join();
+                drop(tx);
+            })
+        });
+        let payload = r.expect_err("the deadlock was not reported");
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .expect("a String message")
+    });
+    assert!(msg.contains("2 blocked"), "{msg}");
+    assert!(
+        msg.contains("[join]") && msg.contains("[chan receive]"),
+        "{msg}"
+    );
+}
+
+#[test]
 #[should_panic(expected = "main bubble goroutine has exited but blocked goroutines remain")]
 fn blocked_goroutines_left_by_main_are_reported() {
     common::with_timeout(LIMIT, || {

@@ -37,6 +37,14 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// # fn main() {}
 /// ```
 ///
+/// Any other argument is an error:
+///
+/// ```compile_fail
+/// #[gort::test(paused)]
+/// fn nope() {}
+/// # fn main() {}
+/// ```
+///
 /// ```
 /// #[gort::test]
 /// fn adds() {

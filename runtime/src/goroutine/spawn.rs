@@ -145,7 +145,7 @@ impl Builder {
             bubble,
         );
         if let Some(b) = &g.get().bubble {
-            b.spawned(g.get().id);
+            b.spawned(g.get().id, g.get().info);
         }
         let handle = JoinHandle::new(task, g.get().id, name);
         sched::new_g_ready(g);

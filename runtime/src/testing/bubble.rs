@@ -44,19 +44,22 @@
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::chan::{self, Receiver, Sender};
+use crate::diag::allgs::GInfo;
 use crate::g::{GRef, G};
 use crate::lock::Mutex;
 use crate::m;
 use crate::time::{instant_at, nanos, TimerFn, Timers};
 
-/// A virtual-time bubble. Invariant (under `state`): `running <= total`;
-/// `running` counts the members not marked durably blocked (G's
-/// `bubble_blocked`), `total` the members not yet dead.
+/// A virtual-time bubble. Invariant (under `state`): `running <=
+/// members.len()`; `running` counts the members not marked durably blocked
+/// (G's `bubble_blocked`), `members` those not yet dead.
 pub(crate) struct Bubble {
     /// The virtual clock, `time::nanotime` units. Written by the driver
     /// under `state` while every member is blocked; Relaxed loads: a member
@@ -71,7 +74,9 @@ pub(crate) struct Bubble {
 
 /// Everything under the bubble's lock.
 struct State {
-    total: usize,
+    /// Live members by goroutine id, with what diagnostics read about them
+    /// (for the deadlock report).
+    members: BTreeMap<u64, &'static GInfo>,
     running: usize,
     /// The bubble's timers, on its clock.
     timers: Timers,
@@ -95,10 +100,11 @@ enum Wake {
 pub(crate) enum Idle {
     /// Every member has exited.
     Done,
-    /// The main goroutine has exited and `n` members are blocked for good.
-    MainExitedWithBlocked(usize),
-    /// `n` members are blocked and no timer is pending.
-    Deadlock(usize),
+    /// The main goroutine has exited and these members (a description)
+    /// are blocked for good.
+    MainExitedWithBlocked(String),
+    /// These members (a description) are blocked and no timer is pending.
+    Deadlock(String),
     /// The clock moved to the earliest timer; these are due.
     Fire(Vec<TimerFn>),
 }
@@ -129,7 +135,7 @@ impl Bubble {
         let b = Arc::new(Bubble {
             now: AtomicU64::new(nanos(Instant::now())),
             state: Mutex::new(State {
-                total: 0,
+                members: BTreeMap::new(),
                 running: 0,
                 timers: Timers::new(),
                 waiter: None,
@@ -149,12 +155,12 @@ impl Bubble {
 
     /// A new member (at spawn, before it can run): it counts as running.
     /// The first is the bubble's main goroutine.
-    pub(crate) fn spawned(&self, goid: u64) {
+    pub(crate) fn spawned(&self, goid: u64, info: &'static GInfo) {
         let mut st = self.state.lock();
         if st.main_goid == 0 {
             st.main_goid = goid;
         }
-        st.total += 1;
+        st.members.insert(goid, info);
         st.running += 1;
     }
 
@@ -191,7 +197,7 @@ impl Bubble {
     /// A member died (after its entry returned).
     pub(crate) fn exited(&self, goid: u64) {
         let mut st = self.state.lock();
-        st.total -= 1;
+        st.members.remove(&goid);
         st.running -= 1;
         if goid == st.main_goid {
             st.main_done = true;
@@ -233,15 +239,15 @@ impl Bubble {
         if st.running > 0 {
             return None;
         }
-        if st.total == 0 {
+        if st.members.is_empty() {
             return Some(Idle::Done);
         }
         if st.main_done {
-            return Some(Idle::MainExitedWithBlocked(st.total));
+            return Some(Idle::MainExitedWithBlocked(describe(&st.members)));
         }
         let next = st.timers.next_live_when();
         if next == u64::MAX {
-            return Some(Idle::Deadlock(st.total));
+            return Some(Idle::Deadlock(describe(&st.members)));
         }
         // Relaxed: see the field.
         let now = self.now.load(Ordering::Relaxed).max(next);
@@ -285,6 +291,20 @@ impl Bubble {
             }
         }
     }
+}
+
+/// The blocked members, as Go's traceback headers name them: `goroutine 7
+/// [chan receive]`, the first eight by id.
+fn describe(members: &BTreeMap<u64, &'static GInfo>) -> String {
+    const SHOWN: usize = 8;
+    let mut s = format!("{} blocked:", members.len());
+    for (goid, info) in members.iter().take(SHOWN) {
+        let _ = write!(s, " goroutine {goid} [{}];", info.wait_reason().as_str());
+    }
+    if members.len() > SHOWN {
+        let _ = write!(s, " and {} more", members.len() - SHOWN);
+    }
+    s.trim_end_matches(';').to_string()
 }
 
 /// Whom to wake if the bubble is idle now: the `testing::wait` caller if

@@ -55,8 +55,9 @@
 //! # Deadlock
 //! When every goroutine of the bubble is durably blocked and no timer is
 //! pending, nothing can ever wake them: `run_virtual` panics with
-//! `deadlock: all goroutines in bubble are blocked`, where a real-time
-//! test would hang. The main goroutine's return stops the clock: if others
+//! `deadlock: all goroutines in bubble are blocked`, naming them and what
+//! they wait for (`goroutine 7 [chan receive]`), where a real-time test
+//! would hang. The main goroutine's return stops the clock: if others
 //! are then blocked for good (even on a timer) it panics with `deadlock:
 //! main bubble goroutine has exited but blocked goroutines remain`. The
 //! blocked goroutines are left parked.
@@ -143,14 +144,12 @@ fn drive(b: &Arc<Bubble>, idle: &crate::chan::Receiver<()>) -> Outcome {
                 let _ = idle.recv();
             }
             Some(Idle::Done) => return Outcome::Done,
-            Some(Idle::MainExitedWithBlocked(n)) => {
-                return Outcome::MainExited(format!(
-                    "deadlock: main bubble goroutine has exited but blocked goroutines remain ({n} blocked)"
-                ))
-            }
-            Some(Idle::Deadlock(n)) => {
+            Some(Idle::MainExitedWithBlocked(who)) => return Outcome::MainExited(format!(
+                "deadlock: main bubble goroutine has exited but blocked goroutines remain ({who})"
+            )),
+            Some(Idle::Deadlock(who)) => {
                 return Outcome::Deadlock(format!(
-                    "deadlock: all goroutines in bubble are blocked ({n} goroutines, no timer pending)"
+                    "deadlock: all goroutines in bubble are blocked, no timer pending ({who})"
                 ))
             }
             Some(Idle::Fire(due)) => b.run_timers(due),
