@@ -122,6 +122,11 @@ where
     }
 }
 
+/// Go's messages (synctest.go), to which gort adds who is blocked.
+const DEADLOCK: &str = "deadlock: all goroutines in bubble are blocked, no timer pending";
+const MAIN_EXITED: &str =
+    "deadlock: main bubble goroutine has exited but blocked goroutines remain";
+
 /// How a bubble ended.
 enum Outcome {
     /// Every goroutine exited.
@@ -144,14 +149,10 @@ fn drive(b: &Arc<Bubble>, idle: &crate::chan::Receiver<()>) -> Outcome {
                 let _ = idle.recv();
             }
             Some(Idle::Done) => return Outcome::Done,
-            Some(Idle::MainExitedWithBlocked(who)) => return Outcome::MainExited(format!(
-                "deadlock: main bubble goroutine has exited but blocked goroutines remain ({who})"
-            )),
-            Some(Idle::Deadlock(who)) => {
-                return Outcome::Deadlock(format!(
-                    "deadlock: all goroutines in bubble are blocked, no timer pending ({who})"
-                ))
+            Some(Idle::MainExitedWithBlocked(who)) => {
+                return Outcome::MainExited(format!("{MAIN_EXITED} ({who})"))
             }
+            Some(Idle::Deadlock(who)) => return Outcome::Deadlock(format!("{DEADLOCK} ({who})")),
             Some(Idle::Fire(due)) => b.run_timers(due),
         }
     }
