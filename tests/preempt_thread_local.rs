@@ -42,31 +42,41 @@ const STEPS: u64 = 1_000_000;
 /// How long the test runs.
 const RUN: Duration = Duration::from_secs(2);
 
-/// One `with` closure: a long call-free loop that reads and writes this
-/// thread's slot through the closure's reference. Returns the number of
-/// closures whose thread changed or whose slot was touched by another
-/// goroutine (both must stay 0).
+/// One `with` closure around a long call-free loop that reads and writes
+/// this thread's slot through the closure's reference. Returns the number
+/// of closures whose thread changed or whose slot was touched by another
+/// goroutine (both must stay 0). Not inlined into the caller's loop, whose
+/// `yield_now` may move the goroutine: reaching a thread-local on both
+/// sides of a switch point in one function is the documented mistake
+/// (docs/CAVEATS.md), and the optimizer would make this test commit it.
+#[inline(never)]
 fn one_closure(w: u64, round: u64) -> u64 {
     let tag = (w << 40) | round;
-    SLOT.with(|slot| {
-        let before = thread_token();
-        slot.set(tag);
-        let mut x = tag | 1;
-        for _ in 0..STEPS {
-            // Through the reference, every step: a write by another
-            // goroutine on this thread would show in the check below.
-            x = xorshift(x);
-            slot.set(slot.get() ^ (x & 0xff));
-        }
-        let after = thread_token();
-        let mut expect = tag;
-        let mut y = tag | 1;
-        for _ in 0..STEPS {
-            y = xorshift(y);
-            expect ^= y & 0xff;
-        }
-        u64::from(before != after) + u64::from(slot.get() != expect)
-    })
+    SLOT.with(|slot| in_closure(slot, tag))
+}
+
+/// The closure's body, kept out of std's `LocalKey::with`: inlined there
+/// it would be std's code, which is never preempted, and the test would
+/// prove nothing in an optimized build.
+#[inline(never)]
+fn in_closure(slot: &Cell<u64>, tag: u64) -> u64 {
+    let before = thread_token();
+    slot.set(tag);
+    let mut x = tag | 1;
+    for _ in 0..STEPS {
+        // Through the reference, every step: a write by another
+        // goroutine on this thread would show in the check below.
+        x = xorshift(x);
+        slot.set(slot.get() ^ (x & 0xff));
+    }
+    let after = thread_token();
+    let mut expect = tag;
+    let mut y = tag | 1;
+    for _ in 0..STEPS {
+        y = xorshift(y);
+        expect ^= y & 0xff;
+    }
+    u64::from(before != after) + u64::from(slot.get() != expect)
 }
 
 fn body() {
