@@ -9,7 +9,7 @@ mod storm;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{is_child, with_timeout};
 use storm::{limit, run_storm_child, wait_for_preemption, xorshift};
@@ -49,6 +49,17 @@ fn spin(steps: u64) -> u64 {
         x = xorshift(x);
     }
     std::hint::black_box(x)
+}
+
+/// Spins in user code for `d` of wall time, several time slices, however
+/// fast the build is (the step count alone is too short in release).
+fn spin_for(d: Duration) -> u64 {
+    let t0 = Instant::now();
+    let mut x = 0;
+    while t0.elapsed() < d {
+        x ^= spin(10_000);
+    }
+    x
 }
 
 fn body() {
@@ -106,7 +117,7 @@ fn body() {
                 check("a channel park");
                 gort::time::sleep(Duration::from_micros(300));
                 check("a timer sleep");
-                spin(300_000); // a few ms: preempted, in user code
+                spin_for(Duration::from_millis(3)); // preempted, in user code
                 check("a preemption");
                 if round == ROUNDS / 2 {
                     gort::unlock_os_thread(); // still locked once

@@ -50,7 +50,9 @@
 //! own goroutines only. One shared with goroutines outside it is still
 //! counted as durable (gort does not record where a channel was made, as Go
 //! 1.25 does), so the clock may jump while an outside goroutine was about
-//! to send.
+//! to send. The same goes for a timer or context made outside the bubble:
+//! it runs on real time, and waiting for it inside counts as blocked. Make
+//! them inside.
 //!
 //! # Deadlock
 //! When every goroutine of the bubble is durably blocked and no timer is
