@@ -109,19 +109,28 @@ fn global_queue_is_checked_every_61_ticks() {
         // yielding to each other; a G injected into the global queue (spawned
         // from this plain thread) must still run. Without the 61st-tick rule
         // the local queue never drains and the loop gives up after 1M yields.
+        // The bound counts yields from the moment the injected G is known
+        // to be queued (its spawn returned), not from the yielders' start:
+        // how long the plain thread takes to spawn is the OS's business.
         let flag = Arc::new(AtomicBool::new(false));
+        let queued = Arc::new(AtomicBool::new(false));
         let started = Arc::new(AtomicUsize::new(0));
         let yielders: Vec<_> = (0..2)
             .map(|_| {
-                let (flag, started) = (flag.clone(), started.clone());
+                let (flag, queued, started) = (flag.clone(), queued.clone(), started.clone());
                 gort::go!(move || {
                     started.fetch_add(1, Ordering::SeqCst);
-                    let mut n = 0u64;
+                    let (mut n, mut at_queued) = (0u64, None);
                     while !flag.load(Ordering::SeqCst) && n < 1_000_000 {
+                        if at_queued.is_none() && queued.load(Ordering::SeqCst) {
+                            at_queued = Some(n);
+                        }
                         gort::yield_now();
                         n += 1;
                     }
-                    (flag.load(Ordering::SeqCst), n)
+                    // Ran before this yielder saw it queued: 0 yields after.
+                    let after = at_queued.map_or(0, |q| n - q);
+                    (flag.load(Ordering::SeqCst), after)
                 })
             })
             .collect();
@@ -130,9 +139,10 @@ fn global_queue_is_checked_every_61_ticks() {
         }
         let f = flag.clone();
         let injected = gort::go!(move || f.store(true, Ordering::SeqCst));
+        queued.store(true, Ordering::SeqCst);
         for h in yielders {
             let (saw, n) = h.join().unwrap();
-            println!("yielder saw the flag after {n} yields");
+            println!("yielder saw the flag {n} yields after it was queued");
             assert!(saw, "injected goroutine never ran: 61-tick rule broken");
             assert!(n < 10_000, "took {n} yields");
         }
