@@ -124,7 +124,8 @@ pub(crate) fn current() -> Option<Arc<Bubble>> {
             return Some(b.clone());
         }
     }
-    DRIVING.with(|d| d.borrow().clone())
+    // A thread tearing down its thread-locals drives no bubble.
+    DRIVING.try_with(|d| d.borrow().clone()).ok().flatten()
 }
 
 impl Bubble {
