@@ -333,6 +333,101 @@ fn the_clock_waits_for_goroutines_that_compute() {
     );
 }
 
+/// Goroutine `id`'s wait reason as its dump header shows it ("chan
+/// receive", "chan receive (durable)", ...), if it is parked.
+fn wait_reason_of(id: u64) -> Option<String> {
+    let mut out = Vec::new();
+    gort::debug::dump_goroutines(&mut out).expect("dump goroutines");
+    let head = format!("goroutine {id} [");
+    let text = String::from_utf8_lossy(&out);
+    let rest = text.lines().find_map(|l| l.strip_prefix(head.as_str()))?;
+    let end = rest.find([']', ','])?;
+    Some(rest[..end].to_string())
+}
+
+fn outside_things_body() {
+    // Made outside the bubble: two channels, a wait group, a goroutine, a
+    // context (whose done channel is first asked for inside).
+    let (tx, rx) = bounded::<u32>(0);
+    let (tx2, rx2) = bounded::<u32>(0);
+    let (stop_tx, stop_rx) = bounded::<()>(0);
+    let (ids_tx, ids_rx) = bounded::<Vec<(u64, &str)>>(1);
+    let wg = gort::sync::WaitGroup::new();
+    wg.add(1);
+    let outsider = gort::go!(move || stop_rx.recv().map(|()| 7u32));
+    let (ctx, cancel) = context::background().with_cancel();
+    let done = wg.clone();
+    let feeder = gort::go!(move || {
+        // Once each goroutine of the bubble waits on its outside thing, not
+        // durably, while the sleeper's timer is pending (a bubble that
+        // looked idle would jump an hour), answer them all.
+        let waits = ids_rx.recv().unwrap();
+        while waits
+            .iter()
+            .any(|&(id, r)| wait_reason_of(id).as_deref() != Some(r))
+        {
+            sleep(Duration::from_millis(1));
+        }
+        tx.send(1).unwrap();
+        tx2.send(2).unwrap();
+        done.done();
+        cancel.cancel();
+        stop_tx.send(()).unwrap();
+    });
+    let (got, moved, at_the_end) = run_virtual(move || {
+        let t0 = now();
+        let sleeper = gort::go!(move || sleep(HOUR));
+        let a = gort::go!(move || (rx.recv().unwrap(), now() - t0));
+        let b = gort::go!(move || {
+            let (_own_tx, own) = bounded::<u32>(0);
+            gort::select! {
+                recv(rx2) -> v => (v.unwrap(), now() - t0),
+                recv(own) -> _ => unreachable!(),
+            }
+        });
+        let c = gort::go!(move || {
+            wg.wait();
+            now() - t0
+        });
+        let d = gort::go!(move || {
+            let _ = ctx.done().recv();
+            now() - t0
+        });
+        let waits = vec![
+            (sleeper.id(), "sleep"),
+            (a.id(), "chan receive"),
+            (b.id(), "select"),
+            (c.id(), "sync.WaitGroup.Wait"),
+            (d.id(), "chan receive"),
+        ];
+        ids_tx.send(waits).unwrap();
+        let from_outsider = outsider.join().unwrap().unwrap();
+        let (va, ta) = a.join().unwrap();
+        let (vb, tb) = b.join().unwrap();
+        let tc = c.join().unwrap();
+        let td = d.join().unwrap();
+        sleeper.join().unwrap();
+        ((from_outsider, va, vb), [ta, tb, tc, td], now() - t0)
+    });
+    feeder.join().unwrap();
+    assert_eq!(got, (7, 1, 2));
+    assert_eq!(
+        moved,
+        [Duration::ZERO; 4],
+        "the clock moved while the bubble waited on things made outside it"
+    );
+    assert_eq!(at_the_end, HOUR);
+}
+
+#[test]
+fn waits_on_things_made_outside_the_bubble_hold_the_clock() {
+    common::at_p1_and_p2(
+        LIMIT,
+        "waits_on_things_made_outside_the_bubble_hold_the_clock",
+        outside_things_body,
+    );
+}
+
 #[test]
 #[should_panic(expected = "deadlock: all goroutines in bubble are blocked")]
 fn a_deadlock_in_a_bubble_is_reported() {
@@ -366,7 +461,7 @@ fn the_deadlock_report_names_the_blocked_goroutines() {
     });
     assert!(msg.contains("2 blocked"), "{msg}");
     assert!(
-        msg.contains("[join]") && msg.contains("[chan receive]"),
+        msg.contains("[join (durable)]") && msg.contains("[chan receive (durable)]"),
         "{msg}"
     );
 }

@@ -38,9 +38,10 @@ use std::time::Instant;
 use crate::loom::Mutex;
 
 use crate::chan::{RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::testing::bubble;
 use crate::throw::throw;
 use crate::time;
-use crate::wait::sudog::{CtxHold, Sudog, WaitCtx, WaitQ, CASE_TIMEOUT};
+use crate::wait::sudog::{CtxHold, Sudog, WaitCtx, WaitQ, WaitReason, CASE_TIMEOUT};
 use crate::wait::waiter::Waiter;
 
 /// Buffer space reserved up front at most; larger channels grow on demand.
@@ -50,6 +51,10 @@ const PREALLOC_MAX: usize = 1024;
 pub(crate) struct Chan<T> {
     /// Buffer capacity; 0 = unbuffered (rendezvous). Immutable.
     pub(crate) cap: usize,
+    /// The virtual-time bubble it was made in (0: none; testing/bubble.rs
+    /// `current_id`): waiting on it is durable only inside that bubble.
+    /// Immutable.
+    pub(crate) bubble: u64,
     state: Mutex<State<T>>,
 }
 
@@ -77,9 +82,11 @@ fn wake(w: Option<Waiter>) {
 }
 
 impl<T> Chan<T> {
-    pub(crate) fn new(cap: usize) -> Chan<T> {
+    /// A channel of virtual-time bubble `bubble` (testing/bubble.rs).
+    pub(crate) fn new(cap: usize, bubble: u64) -> Chan<T> {
         Chan {
             cap,
+            bubble,
             state: Mutex::new(State {
                 buf: VecDeque::with_capacity(cap.min(PREALLOC_MAX)),
                 recvq: WaitQ::new(),
@@ -188,7 +195,8 @@ impl<T> Chan<T> {
         unsafe { st.sendq.push_back(&node, hold.ctx(), 0) };
         drop(st);
         let timer = deadline.and_then(|d| hold.arm(d));
-        hold.ctx().wait(crate::wait::sudog::WaitReason::ChanSend);
+        hold.ctx()
+            .wait(WaitReason::ChanSend.bubbled(bubble::is_own(self.bubble)));
         if hold.ctx().selected() == CASE_TIMEOUT {
             let mut st = self.state.lock();
             // SAFETY: the node was linked only in this channel's sendq.
@@ -234,7 +242,8 @@ impl<T> Chan<T> {
         unsafe { st.recvq.push_back(&node, hold.ctx(), 0) };
         drop(st);
         let timer = deadline.and_then(|d| hold.arm(d));
-        hold.ctx().wait(crate::wait::sudog::WaitReason::ChanReceive);
+        hold.ctx()
+            .wait(WaitReason::ChanReceive.bubbled(bubble::is_own(self.bubble)));
         if hold.ctx().selected() == CASE_TIMEOUT {
             let mut st = self.state.lock();
             // SAFETY: the node was linked only in this channel's recvq.

@@ -48,6 +48,7 @@ pub use future::{RecvFut, RecvStream, SendFut};
 pub use iter::{IntoIter, Iter, TryIter};
 
 use crate::chan::hchan::Chan;
+use crate::testing::bubble;
 
 /// The shared part of a channel: the channel and its end counts.
 struct Shared<T> {
@@ -71,8 +72,14 @@ struct Shared<T> {
 /// assert_eq!(rx.recv(), Ok("a"));
 /// ```
 pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    bounded_in(cap, bubble::current_id())
+}
+
+/// [`bounded`], for virtual-time bubble `bubble` (testing/bubble.rs) rather
+/// than the caller's: what a wait on it counts as there.
+pub(crate) fn bounded_in<T>(cap: usize, bubble: u64) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
-        chan: Chan::new(cap),
+        chan: Chan::new(cap, bubble),
         senders: AtomicUsize::new(1),
         receivers: AtomicUsize::new(1),
     });

@@ -35,8 +35,9 @@ use std::time::Duration;
 
 use crate::chan::hchan::Chan;
 use crate::chan::{Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
+use crate::testing::bubble;
 use crate::time;
-use crate::wait::sudog::{CtxHold, Sudog, WaitCtx, CASE_ABORTED, CASE_TIMEOUT};
+use crate::wait::sudog::{CtxHold, Sudog, WaitCtx, WaitReason, CASE_ABORTED, CASE_TIMEOUT};
 
 /// How long a select may wait. Built by the `select!` macro.
 #[doc(hidden)]
@@ -75,6 +76,8 @@ pub trait SelectCase: sealed::Sealed {
     fn unregister(&self);
     /// Records that this case was chosen.
     fn mark_selected(&self);
+    /// The bubble its channel was made in (hchan.rs `Chan::bubble`).
+    fn bubble(&self) -> u64;
 }
 
 /// A `recv(rx) -> res` case. Made by the `select!` macro.
@@ -178,6 +181,10 @@ impl<T> SelectCase for RecvCase<'_, T> {
     fn mark_selected(&self) {
         self.selected.set(true);
     }
+
+    fn bubble(&self) -> u64 {
+        self.chan.bubble
+    }
 }
 
 impl<T> SelectCase for SendCase<'_, T> {
@@ -212,6 +219,10 @@ impl<T> SelectCase for SendCase<'_, T> {
 
     fn mark_selected(&self) {
         self.selected.set(true);
+    }
+
+    fn bubble(&self) -> u64 {
+        self.chan.bubble
     }
 }
 
@@ -266,7 +277,7 @@ pub fn select(cases: &[&dyn SelectCase], mode: SelectMode) -> bool {
             _ => None,
         };
         if !aborted {
-            ctx.wait(crate::wait::sudog::WaitReason::select(cases.is_empty()));
+            ctx.wait(WaitReason::select(cases.is_empty(), all_own(cases)));
         }
         for &i in &order[..registered] {
             cases[i].unregister();
@@ -293,6 +304,13 @@ pub fn select(cases: &[&dyn SelectCase], mode: SelectMode) -> bool {
 }
 
 /// Step 1: the first case, in `order`, that completes without waiting.
+/// True if every case's channel was made in the running goroutine's
+/// bubble: only then is the select durable there (Go's allSynctest).
+fn all_own(cases: &[&dyn SelectCase]) -> bool {
+    let me = bubble::current_id();
+    me != 0 && cases.iter().all(|c| bubble::owned_by(c.bubble(), me))
+}
+
 fn poll(cases: &[&dyn SelectCase], order: &[usize]) -> bool {
     for &i in order {
         if cases[i].try_select() {

@@ -37,6 +37,7 @@ use std::time::Instant;
 use super::{Cause, ContextError};
 use crate::chan::{self, Receiver, Sender};
 use crate::lock::Mutex;
+use crate::testing::bubble;
 use crate::time::{add_timer, cancel_timer, TimerId};
 
 /// Fewest child entries before dead ones are pruned.
@@ -54,6 +55,11 @@ pub(crate) struct Node {
     cancellable: bool,
     /// Made on first `done()`.
     done_rx: OnceLock<Receiver<()>>,
+    /// The virtual-time bubble the node was made in (testing/bubble.rs),
+    /// which its `done` channel belongs to wherever it is first asked for:
+    /// a deadline set outside runs on real time, so a wait on it inside is
+    /// not durable. `bubble::ANY` for Background, which never closes.
+    bubble: u64,
     inner: Mutex<Inner>,
 }
 
@@ -91,6 +97,7 @@ impl Node {
             deadline: None,
             cancellable: false,
             done_rx: OnceLock::new(),
+            bubble: bubble::ANY,
             inner: Mutex::new(Inner::default()),
         })
     }
@@ -132,6 +139,7 @@ impl Node {
             deadline,
             cancellable: true,
             done_rx: OnceLock::new(),
+            bubble: bubble::current_id(),
             inner: Mutex::new(Inner::default()),
         })
     }
@@ -155,7 +163,7 @@ impl Node {
     #[inline(never)]
     pub(crate) fn done(&self) -> &Receiver<()> {
         self.done_rx.get_or_init(|| {
-            let (tx, rx) = chan::bounded(0);
+            let (tx, rx) = chan::bounded_in(0, self.bubble);
             let mut inner = self.inner.lock();
             if self.cancellable && inner.err.is_none() {
                 inner.done_tx = Some(tx);

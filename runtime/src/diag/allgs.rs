@@ -87,10 +87,22 @@ pub(crate) enum WaitReason {
     SyncCondWait,
     /// `gort::testing::wait` (Go's synctest.Wait).
     SynctestWait,
+    /// A channel receive, in a bubble, on a channel made in that bubble
+    /// (testing/bubble.rs: durable, where a plain receive is not).
+    SynctestChanReceive,
+    /// A channel send, in a bubble, on a channel made in that bubble.
+    SynctestChanSend,
+    /// A `select!`, in a bubble, whose every channel was made in it.
+    SynctestSelect,
+    /// `sync::WaitGroup::wait`, in the bubble that added to it.
+    SynctestWaitGroupWait,
+    /// `JoinHandle::join`, in a bubble, of a goroutine of that bubble.
+    SynctestJoin,
 }
 
 impl WaitReason {
-    /// Go's spelling (runtime2.go `waitReasonStrings`).
+    /// Go's spelling (runtime2.go `waitReasonStrings`; a durable wait in a
+    /// bubble is marked "(durable)", as Go 1.25 does).
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             WaitReason::Zero => "",
@@ -109,34 +121,58 @@ impl WaitReason {
             WaitReason::BlockOn => "block_on",
             WaitReason::SyncCondWait => "sync.Cond.Wait",
             WaitReason::SynctestWait => "synctest.Wait",
+            WaitReason::SynctestChanReceive => "chan receive (durable)",
+            WaitReason::SynctestChanSend => "chan send (durable)",
+            WaitReason::SynctestSelect => "select (durable)",
+            WaitReason::SynctestWaitGroupWait => "sync.WaitGroup.Wait (durable)",
+            WaitReason::SynctestJoin => "join (durable)",
         }
     }
 
     /// Durably blocked inside a virtual-time bubble (Go's
     /// `isIdleInSynctest`): only another goroutine of the bubble, or its
-    /// clock, can end the wait (testing/bubble.rs). A mutex, I/O or a
-    /// future may be ended from outside.
+    /// clock, can end the wait (testing/bubble.rs). A mutex, I/O, a future,
+    /// or a channel, wait group or goroutine of outside the bubble may be
+    /// ended from outside.
     pub(crate) fn durable(self) -> bool {
         matches!(
             self,
-            WaitReason::ChanReceive
-                | WaitReason::ChanSend
-                | WaitReason::Select
+            WaitReason::SynctestChanReceive
+                | WaitReason::SynctestChanSend
+                | WaitReason::SynctestSelect
                 | WaitReason::SelectNoCases
                 | WaitReason::Sleep
-                | WaitReason::SyncWaitGroupWait
-                | WaitReason::Join
+                | WaitReason::SynctestWaitGroupWait
+                | WaitReason::SynctestJoin
                 | WaitReason::SyncCondWait
                 | WaitReason::SynctestWait
         )
     }
 
-    /// A `select!`'s reason: Go tells `select {}` apart.
-    pub(crate) fn select(no_cases: bool) -> WaitReason {
+    /// The reason for a wait on something made in the waiter's own bubble
+    /// (`own`: testing/bubble.rs `is_own`): its synctest variant, which is
+    /// durable. Reasons without one are returned as they are.
+    pub(crate) fn bubbled(self, own: bool) -> WaitReason {
+        if !own {
+            return self;
+        }
+        match self {
+            WaitReason::ChanReceive => WaitReason::SynctestChanReceive,
+            WaitReason::ChanSend => WaitReason::SynctestChanSend,
+            WaitReason::Select => WaitReason::SynctestSelect,
+            WaitReason::SyncWaitGroupWait => WaitReason::SynctestWaitGroupWait,
+            WaitReason::Join => WaitReason::SynctestJoin,
+            r => r,
+        }
+    }
+
+    /// A `select!`'s reason: Go tells `select {}` apart, and a select on
+    /// channels all made in the waiter's bubble (`own`).
+    pub(crate) fn select(no_cases: bool, own: bool) -> WaitReason {
         if no_cases {
             WaitReason::SelectNoCases
         } else {
-            WaitReason::Select
+            WaitReason::Select.bubbled(own)
         }
     }
 
@@ -159,6 +195,11 @@ impl WaitReason {
             BlockOn,
             SyncCondWait,
             SynctestWait,
+            SynctestChanReceive,
+            SynctestChanSend,
+            SynctestSelect,
+            SynctestWaitGroupWait,
+            SynctestJoin,
         ]
         .get(usize::from(v))
         .copied()
@@ -388,12 +429,32 @@ mod tests {
 
     #[test]
     fn reasons_round_trip_with_go_spellings() {
-        for v in 0..=WaitReason::SyncCondWait as u8 {
+        for v in 0..=WaitReason::SynctestJoin as u8 {
             assert_eq!(WaitReason::from_u8(v) as u8, v);
         }
         assert_eq!(WaitReason::ChanReceive.as_str(), "chan receive");
+        assert_eq!(
+            WaitReason::ChanReceive.bubbled(true).as_str(),
+            "chan receive (durable)"
+        );
         assert_eq!(WaitReason::SyncCondWait.as_str(), "sync.Cond.Wait");
         assert_eq!(WaitReason::SyncMutexLock.as_str(), "sync.Mutex.Lock");
         assert_eq!(WaitReason::from_u8(200), WaitReason::Zero);
+    }
+
+    #[test]
+    fn only_waits_on_the_bubble_own_things_are_durable() {
+        use WaitReason::*;
+        for r in [ChanReceive, ChanSend, Select, SyncWaitGroupWait, Join] {
+            assert!(!r.durable(), "{r:?} of outside the bubble");
+            assert!(r.bubbled(true).durable(), "{r:?} of the bubble");
+            assert_eq!(r.bubbled(false), r);
+        }
+        for r in [SyncMutexLock, IoWait, BlockOn, Semacquire] {
+            assert!(!r.bubbled(true).durable(), "{r:?}");
+        }
+        assert!(Sleep.durable() && SyncCondWait.durable() && SynctestWait.durable());
+        assert_eq!(WaitReason::select(true, false), SelectNoCases);
+        assert_eq!(WaitReason::select(false, true), SynctestSelect);
     }
 }

@@ -19,6 +19,7 @@ use atomic_waker::AtomicWaker;
 
 use crate::g::Entry;
 use crate::loom::{AtomicU8, UnsafeCell as CheckedUnsafeCell};
+use crate::testing::bubble;
 use crate::wait::waiter::{self, Waiter};
 
 /// `Task::state` bit: the result is written.
@@ -183,6 +184,9 @@ pub struct JoinHandle<T> {
     packet: Arc<dyn Joinable<T>>,
     id: u64,
     name: Option<Arc<str>>,
+    /// The goroutine's virtual-time bubble (0: none; testing/bubble.rs):
+    /// joining it is durable only from inside that bubble.
+    bubble: u64,
     /// Awaited: the waker slot registered as the joiner (bridge/).
     task_waker: Option<Arc<AtomicWaker>>,
     /// Awaited to completion: the result is gone.
@@ -190,7 +194,12 @@ pub struct JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new<F>(task: Arc<Task<F, T>>, id: u64, name: Option<Arc<str>>) -> Self
+    pub(crate) fn new<F>(
+        task: Arc<Task<F, T>>,
+        id: u64,
+        name: Option<Arc<str>>,
+        bubble: u64,
+    ) -> Self
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -199,6 +208,7 @@ impl<T> JoinHandle<T> {
             packet: task,
             id,
             name,
+            bubble,
             task_waker: None,
             taken: false,
         }
@@ -226,7 +236,7 @@ impl<T> JoinHandle<T> {
             if let Some(r) = self.packet.take_or_wait(&mut me) {
                 return r;
             }
-            waiter::block(crate::sched::WaitReason::Join);
+            waiter::block(crate::sched::WaitReason::Join.bubbled(bubble::is_own(self.bubble)));
         }
     }
 
@@ -360,7 +370,7 @@ mod loom_tests {
                 let (task, drops) = (task.clone(), drops.clone());
                 loom::thread::spawn(move || task.finish(Ok(Counted(drops))))
             };
-            let r = JoinHandle::new(task, 1, None).join();
+            let r = JoinHandle::new(task, 1, None, 0).join();
             assert!(r.is_ok());
             assert_eq!(drops.load(Ordering::Relaxed), 0, "result dropped early");
             drop(r);
@@ -380,7 +390,7 @@ mod loom_tests {
                 let (task, drops) = (task.clone(), drops.clone());
                 loom::thread::spawn(move || task.finish(Ok(Counted(drops))))
             };
-            drop(JoinHandle::new(task, 1, None));
+            drop(JoinHandle::new(task, 1, None, 0));
             goroutine.join().unwrap();
             assert_eq!(drops.load(Ordering::Relaxed), 1, "result not dropped once");
         });

@@ -147,7 +147,8 @@ impl Builder {
         if let Some(b) = &g.get().bubble {
             b.spawned(g.get().id, g.get().info);
         }
-        let handle = JoinHandle::new(task, g.get().id, name);
+        let in_bubble = g.get().bubble.as_ref().map_or(0, |b| b.id());
+        let handle = JoinHandle::new(task, g.get().id, name, in_bubble);
         sched::new_g_ready(g);
         Ok(handle)
     }

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::testing::bubble;
 use crate::wait::sudog::{park_on, WaitQ, WaitReason};
 
 /// Waits for a collection of goroutines to finish: `add(n)` before starting
@@ -39,6 +40,10 @@ pub struct WaitGroup {
 struct WgState {
     count: isize,
     waiters: WaitQ<()>,
+    /// The virtual-time bubble of the first `add` made in one (0: none
+    /// yet; testing/bubble.rs): a wait is durable only inside it (Go 1.25
+    /// ties a WaitGroup to a bubble the same way).
+    bubble: u64,
 }
 
 impl WaitGroup {
@@ -66,7 +71,11 @@ impl WaitGroup {
     /// ```
     #[inline(never)]
     pub fn add(&self, delta: isize) {
+        let here = bubble::current_id();
         let mut st = self.inner.lock();
+        if st.bubble == 0 {
+            st.bubble = here;
+        }
         st.count += delta;
         if st.count < 0 {
             drop(st);
@@ -106,13 +115,13 @@ impl WaitGroup {
     /// ```
     #[inline(never)]
     pub fn wait(&self) {
+        let here = bubble::current_id();
         let st = self.inner.lock();
         if st.count == 0 {
             return;
         }
-        park_on(st, None, false, WaitReason::SyncWaitGroupWait, |s| {
-            &mut s.waiters
-        });
+        let reason = WaitReason::SyncWaitGroupWait.bubbled(bubble::owned_by(st.bubble, here));
+        park_on(st, None, false, reason, |s| &mut s.waiters);
     }
 }
 

@@ -14,11 +14,15 @@
 //!
 //! # Durably blocked (Go's `isIdleInSynctest`)
 //! A goroutine parked on something only another goroutine of the bubble, or
-//! the bubble's clock, can end: a channel operation, `select!`, a sleep, a
-//! join, a WaitGroup or Cond wait, `testing::wait` itself
-//! (`WaitReason::durable`). A mutex wait, I/O, a blocking call or a
-//! `block_on` is not durable: something outside may end it, so the bubble is
-//! not idle while one lasts.
+//! the bubble's clock, can end: a sleep, a Cond wait, `testing::wait`
+//! itself, and a wait on a channel, `select!`, join or WaitGroup of its own
+//! bubble (`WaitReason::durable`). Things belong to the bubble they were
+//! made in: a channel, a join handle and a context record [`current_id`]
+//! when made, a WaitGroup at its first `add`, and the park site picks the
+//! durable "synctest" wait reason only when that is the waiter's bubble
+//! ([`is_own`], `WaitReason::bubbled`). A mutex wait, I/O, a blocking call, a
+//! `block_on`, or a wait on something made outside is not durable:
+//! something outside may end it, so the bubble is not idle while one lasts.
 //!
 //! # The count is exact, whatever the park race
 //! gort has no unlock callback on park: a waker may `ready` a goroutine
@@ -61,6 +65,9 @@ use crate::time::{instant_at, nanos, TimerFn, Timers};
 /// members.len()`; `running` counts the members not marked durably blocked
 /// (G's `bubble_blocked`), `members` those not yet dead.
 pub(crate) struct Bubble {
+    /// Unique in the process, never 0: what a channel, a wait group or a
+    /// join handle records of the bubble it belongs to ([`is_own`]).
+    id: u64,
     /// The virtual clock, `time::nanotime` units. Written by the driver
     /// under `state` while every member is blocked; Relaxed loads: a member
     /// woken by the timer that moved it was readied through a run queue,
@@ -116,6 +123,12 @@ thread_local! {
     static DRIVING: RefCell<Option<Arc<Bubble>>> = const { RefCell::new(None) };
 }
 
+/// The last bubble id handed out; also "some bubble was ever made", which
+/// keeps [`current_id`] to one load in programs without virtual time.
+/// Relaxed: a goroutine of a bubble was spawned (through a run queue)
+/// after its bubble took its id, and a driver reads its own store.
+static LAST_ID: AtomicU64 = AtomicU64::new(0);
+
 /// The bubble of the running goroutine, or of the timers this thread runs
 /// for a driver; None outside every bubble.
 pub(crate) fn current() -> Option<Arc<Bubble>> {
@@ -128,12 +141,47 @@ pub(crate) fn current() -> Option<Arc<Bubble>> {
     DRIVING.try_with(|d| d.borrow().clone()).ok().flatten()
 }
 
+/// The id of [`current`]'s bubble, 0 outside every bubble: what a channel
+/// or a join handle records when it is made.
+pub(crate) fn current_id() -> u64 {
+    if LAST_ID.load(Ordering::Relaxed) == 0 {
+        return 0;
+    }
+    if let Some(g) = m::current_g() {
+        if let Some(b) = &g.get().bubble {
+            return b.id;
+        }
+    }
+    DRIVING
+        .try_with(|d| d.borrow().as_ref().map_or(0, |b| b.id))
+        .unwrap_or(0)
+}
+
+/// The bubble id of a channel that never becomes ready (a Background
+/// context's `done`): a wait on it is durable in every bubble, as a wait on
+/// Go's nil channel is.
+pub(crate) const ANY: u64 = u64::MAX;
+
+/// True if `id` (recorded by [`current_id`] when a channel, wait group or
+/// join handle was made) is the running goroutine's bubble, or [`ANY`]:
+/// waiting on it is durable, as only the bubble can end the wait (Go ties
+/// channels to the bubble that made them for the same reason).
+pub(crate) fn is_own(id: u64) -> bool {
+    id != 0 && owned_by(id, current_id())
+}
+
+/// True if something of bubble `id` counts as bubble `me`'s own (`me` not 0).
+pub(crate) fn owned_by(id: u64, me: u64) -> bool {
+    me != 0 && (id == me || id == ANY)
+}
+
 impl Bubble {
     /// A bubble whose clock starts at the real now, and the receiver its
     /// driver waits on.
     pub(crate) fn new() -> (Arc<Bubble>, Receiver<()>) {
         let (idle_tx, idle_rx) = chan::bounded(1);
         let b = Arc::new(Bubble {
+            id: LAST_ID.fetch_add(1, Ordering::Relaxed) + 1,
             now: AtomicU64::new(nanos(Instant::now())),
             state: Mutex::new(State {
                 members: BTreeMap::new(),
@@ -146,6 +194,11 @@ impl Bubble {
             idle_tx,
         });
         (b, idle_rx)
+    }
+
+    /// Its id ([`current_id`]).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The virtual now.

@@ -38,21 +38,24 @@
 //!   running as far as the bubble knows.
 //!
 //! # Durably blocked
-//! A goroutine is durably blocked while it waits on a channel (also in
-//! `select!`), sleeps, joins another goroutine, waits on a `WaitGroup` or
-//! `Cond`, or is in [`wait`]: things that only the bubble can end. A wait
-//! for a `Mutex`, `RwLock`, `Semaphore`, `Once`, I/O or a future is not:
-//! something outside the bubble may end it. So a bubble whose goroutines
-//! wait for a mutex held by a durably blocked one never goes idle; keep
-//! mutexes short, as Go's synctest advises.
+//! A goroutine is durably blocked while it waits on something of its own
+//! bubble, which only the bubble can end: a channel made in the bubble (also
+//! in `select!`, when every channel of it was), a sleep, a join of a
+//! goroutine of the bubble, a `WaitGroup` first added to in the bubble, a
+//! `Cond`, or [`wait`]. As in Go 1.25, a channel, timer, context, wait group
+//! or goroutine belongs to the bubble it was made in: a wait on one made
+//! outside is not durable, since something outside may end it, and the
+//! clock stands still while it lasts. A wait for a `Mutex`, `RwLock`,
+//! `Semaphore`, `Once`, I/O or a future is not durable either. So a bubble
+//! whose goroutines wait for a mutex held by a durably blocked one never
+//! goes idle; keep mutexes short, as Go's synctest advises. The goroutine
+//! dump marks a durable wait: `[chan receive (durable)]`.
 //!
-//! Channels, handles and wait groups are meant to be used by the bubble's
-//! own goroutines only. One shared with goroutines outside it is still
-//! counted as durable (gort does not record where a channel was made, as Go
-//! 1.25 does), so the clock may jump while an outside goroutine was about
-//! to send. The same goes for a timer or context made outside the bubble:
-//! it runs on real time, and waiting for it inside counts as blocked. Make
-//! them inside.
+//! The other way round is not checked: Go panics when a goroutine outside
+//! the bubble uses a channel made inside; gort lets it, but a bubble
+//! goroutine waiting on that channel still counts as durably blocked, so
+//! the clock may jump while the outside goroutine was about to send. Keep a
+//! bubble's channels to its own goroutines.
 //!
 //! # Deadlock
 //! When every goroutine of the bubble is durably blocked and no timer is
