@@ -358,21 +358,32 @@ fn outside_things_body() {
     let (ctx, cancel) = context::background().with_cancel();
     let done = wg.clone();
     let feeder = gort::go!(move || {
-        // Once each goroutine of the bubble waits on its outside thing, not
-        // durably, while the sleeper's timer is pending (a bubble that
-        // looked idle would jump an hour), answer them all.
+        // Once each goroutine of the bubble waits on its outside thing
+        // while the sleeper's timer is pending (a bubble that looked idle
+        // would jump an hour), answer them all; report any wait the dump
+        // calls durable.
         let waits = ids_rx.recv().unwrap();
-        while waits
-            .iter()
-            .any(|&(id, r)| wait_reason_of(id).as_deref() != Some(r))
-        {
+        let durable = loop {
+            let now: Vec<_> = waits.iter().map(|&(id, _)| wait_reason_of(id)).collect();
+            let parked = |(&(_, r), got): (&(u64, &str), &Option<String>)| {
+                got.as_deref()
+                    .is_some_and(|g| g.strip_suffix(" (durable)").unwrap_or(g) == r)
+            };
+            if waits.iter().zip(&now).all(parked) {
+                let wrong = now
+                    .into_iter()
+                    .flatten()
+                    .filter(|g| g.ends_with("(durable)"));
+                break wrong.collect::<Vec<_>>();
+            }
             sleep(Duration::from_millis(1));
-        }
+        };
         tx.send(1).unwrap();
         tx2.send(2).unwrap();
         done.done();
         cancel.cancel();
         stop_tx.send(()).unwrap();
+        durable
     });
     let (got, moved, at_the_end) = run_virtual(move || {
         let t0 = now();
@@ -393,27 +404,33 @@ fn outside_things_body() {
             let _ = ctx.done().recv();
             now() - t0
         });
+        let e = gort::go!(move || (outsider.join().unwrap().unwrap(), now() - t0));
         let waits = vec![
             (sleeper.id(), "sleep"),
             (a.id(), "chan receive"),
             (b.id(), "select"),
             (c.id(), "sync.WaitGroup.Wait"),
             (d.id(), "chan receive"),
+            (e.id(), "join"),
         ];
         ids_tx.send(waits).unwrap();
-        let from_outsider = outsider.join().unwrap().unwrap();
+        let (from_outsider, te) = e.join().unwrap();
         let (va, ta) = a.join().unwrap();
         let (vb, tb) = b.join().unwrap();
         let tc = c.join().unwrap();
         let td = d.join().unwrap();
         sleeper.join().unwrap();
-        ((from_outsider, va, vb), [ta, tb, tc, td], now() - t0)
+        ((from_outsider, va, vb), [ta, tb, tc, td, te], now() - t0)
     });
-    feeder.join().unwrap();
+    let durable = feeder.join().unwrap();
+    assert!(
+        durable.is_empty(),
+        "durable waits on outside things: {durable:?}"
+    );
     assert_eq!(got, (7, 1, 2));
     assert_eq!(
         moved,
-        [Duration::ZERO; 4],
+        [Duration::ZERO; 5],
         "the clock moved while the bubble waited on things made outside it"
     );
     assert_eq!(at_the_end, HOUR);

@@ -184,9 +184,6 @@ pub struct JoinHandle<T> {
     packet: Arc<dyn Joinable<T>>,
     id: u64,
     name: Option<Arc<str>>,
-    /// The goroutine's virtual-time bubble (0: none; testing/bubble.rs):
-    /// joining it is durable only from inside that bubble.
-    bubble: u64,
     /// Awaited: the waker slot registered as the joiner (bridge/).
     task_waker: Option<Arc<AtomicWaker>>,
     /// Awaited to completion: the result is gone.
@@ -194,12 +191,7 @@ pub struct JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new<F>(
-        task: Arc<Task<F, T>>,
-        id: u64,
-        name: Option<Arc<str>>,
-        bubble: u64,
-    ) -> Self
+    pub(crate) fn new<F>(task: Arc<Task<F, T>>, id: u64, name: Option<Arc<str>>) -> Self
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -208,7 +200,6 @@ impl<T> JoinHandle<T> {
             packet: task,
             id,
             name,
-            bubble,
             task_waker: None,
             taken: false,
         }
@@ -236,7 +227,8 @@ impl<T> JoinHandle<T> {
             if let Some(r) = self.packet.take_or_wait(&mut me) {
                 return r;
             }
-            waiter::block(crate::sched::WaitReason::Join.bubbled(bubble::is_own(self.bubble)));
+            let own = bubble::has_member(self.id);
+            waiter::block(crate::sched::WaitReason::Join.bubbled(own));
         }
     }
 
@@ -370,7 +362,7 @@ mod loom_tests {
                 let (task, drops) = (task.clone(), drops.clone());
                 loom::thread::spawn(move || task.finish(Ok(Counted(drops))))
             };
-            let r = JoinHandle::new(task, 1, None, 0).join();
+            let r = JoinHandle::new(task, 1, None).join();
             assert!(r.is_ok());
             assert_eq!(drops.load(Ordering::Relaxed), 0, "result dropped early");
             drop(r);
@@ -390,7 +382,7 @@ mod loom_tests {
                 let (task, drops) = (task.clone(), drops.clone());
                 loom::thread::spawn(move || task.finish(Ok(Counted(drops))))
             };
-            drop(JoinHandle::new(task, 1, None, 0));
+            drop(JoinHandle::new(task, 1, None));
             goroutine.join().unwrap();
             assert_eq!(drops.load(Ordering::Relaxed), 1, "result not dropped once");
         });

@@ -147,8 +147,7 @@ impl Builder {
         if let Some(b) = &g.get().bubble {
             b.spawned(g.get().id, g.get().info);
         }
-        let in_bubble = g.get().bubble.as_ref().map_or(0, |b| b.id());
-        let handle = JoinHandle::new(task, g.get().id, name, in_bubble);
+        let handle = JoinHandle::new(task, g.get().id, name);
         sched::new_g_ready(g);
         Ok(handle)
     }

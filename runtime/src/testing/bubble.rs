@@ -17,10 +17,10 @@
 //! the bubble's clock, can end: a sleep, a Cond wait, `testing::wait`
 //! itself, and a wait on a channel, `select!`, join or WaitGroup of its own
 //! bubble (`WaitReason::durable`). Things belong to the bubble they were
-//! made in: a channel, a join handle and a context record [`current_id`]
-//! when made, a WaitGroup at its first `add`, and the park site picks the
-//! durable "synctest" wait reason only when that is the waiter's bubble
-//! ([`is_own`], `WaitReason::bubbled`). A mutex wait, I/O, a blocking call, a
+//! made in: a channel and a context record [`current_id`] when made, a
+//! WaitGroup at its first `add`, a goroutine is a member; the park site
+//! picks the durable "synctest" wait reason only when that is the waiter's
+//! bubble ([`is_own`], [`has_member`], `WaitReason::bubbled`). A mutex wait, I/O, a blocking call, a
 //! `block_on`, or a wait on something made outside is not durable:
 //! something outside may end it, so the bubble is not idle while one lasts.
 //!
@@ -65,8 +65,8 @@ use crate::time::{instant_at, nanos, TimerFn, Timers};
 /// members.len()`; `running` counts the members not marked durably blocked
 /// (G's `bubble_blocked`), `members` those not yet dead.
 pub(crate) struct Bubble {
-    /// Unique in the process, never 0: what a channel, a wait group or a
-    /// join handle records of the bubble it belongs to ([`is_own`]).
+    /// Unique in the process, never 0: what a channel or a wait group
+    /// records of the bubble it belongs to ([`is_own`]).
     id: u64,
     /// The virtual clock, `time::nanotime` units. Written by the driver
     /// under `state` while every member is blocked; Relaxed loads: a member
@@ -142,7 +142,7 @@ pub(crate) fn current() -> Option<Arc<Bubble>> {
 }
 
 /// The id of [`current`]'s bubble, 0 outside every bubble: what a channel
-/// or a join handle records when it is made.
+/// records when it is made.
 pub(crate) fn current_id() -> u64 {
     if LAST_ID.load(Ordering::Relaxed) == 0 {
         return 0;
@@ -162,8 +162,8 @@ pub(crate) fn current_id() -> u64 {
 /// Go's nil channel is.
 pub(crate) const ANY: u64 = u64::MAX;
 
-/// True if `id` (recorded by [`current_id`] when a channel, wait group or
-/// join handle was made) is the running goroutine's bubble, or [`ANY`]:
+/// True if `id` (recorded by [`current_id`] when a channel or a wait group
+/// was made) is the running goroutine's bubble, or [`ANY`]:
 /// waiting on it is durable, as only the bubble can end the wait (Go ties
 /// channels to the bubble that made them for the same reason).
 pub(crate) fn is_own(id: u64) -> bool {
@@ -173,6 +173,16 @@ pub(crate) fn is_own(id: u64) -> bool {
 /// True if something of bubble `id` counts as bubble `me`'s own (`me` not 0).
 pub(crate) fn owned_by(id: u64, me: u64) -> bool {
     me != 0 && (id == me || id == ANY)
+}
+
+/// True if goroutine `goid` is alive in the running goroutine's bubble: a
+/// join of it is durable there. (A goroutine that just finished counts as
+/// outside: its joiner is about to be woken anyway.)
+pub(crate) fn has_member(goid: u64) -> bool {
+    if LAST_ID.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    current().is_some_and(|b| b.state.lock().members.contains_key(&goid))
 }
 
 impl Bubble {
@@ -194,11 +204,6 @@ impl Bubble {
             idle_tx,
         });
         (b, idle_rx)
-    }
-
-    /// Its id ([`current_id`]).
-    pub(crate) fn id(&self) -> u64 {
-        self.id
     }
 
     /// The virtual now.
