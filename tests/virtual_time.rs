@@ -445,6 +445,36 @@ fn waits_on_things_made_outside_the_bubble_hold_the_clock() {
     );
 }
 
+fn counted_timers_body() {
+    let before = gort::stats().timers;
+    let during = run_virtual(|| {
+        let sleepers: Vec<_> = (1..=3u32)
+            .map(|k| gort::go!(move || sleep(HOUR * k)))
+            .collect();
+        wait();
+        let during = (gort::stats().timers, gort::metrics::read().timers_pending);
+        for h in sleepers {
+            h.join().unwrap();
+        }
+        during
+    });
+    assert_eq!(
+        during,
+        (before + 3, before + 3),
+        "a bubble's timers counted"
+    );
+    assert_eq!(gort::stats().timers, before, "fired timers still counted");
+}
+
+#[test]
+fn stats_and_metrics_count_a_bubble_timers() {
+    common::at_p1_and_p2(
+        LIMIT,
+        "stats_and_metrics_count_a_bubble_timers",
+        counted_timers_body,
+    );
+}
+
 #[test]
 #[should_panic(expected = "deadlock: all goroutines in bubble are blocked")]
 fn a_deadlock_in_a_bubble_is_reported() {

@@ -50,7 +50,8 @@ pub struct Stats {
     pub handoffs: u64,
     /// Timers armed now: sleeps, deadlines of channel and socket waits,
     /// and the `gort::time` timers and tickers (a stopped or collected one
-    /// is not counted).
+    /// is not counted), on the real clock and in every virtual-time
+    /// bubble.
     pub timers: usize,
 }
 

@@ -51,7 +51,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use crate::chan::{self, Receiver, Sender};
@@ -157,6 +157,24 @@ pub(crate) fn current_id() -> u64 {
         .unwrap_or(0)
 }
 
+/// Every bubble made, for [`live_timers`]; weak, so a bubble still ends
+/// with its driver. Dead entries are pruned there.
+static ALL: Mutex<Vec<Weak<Bubble>>> = Mutex::new(Vec::new());
+
+/// Timers armed now in every live bubble (`Stats::timers` and the metrics
+/// count them with the process-wide ones).
+pub(crate) fn live_timers() -> usize {
+    let live: Vec<Arc<Bubble>> = {
+        let mut all = ALL.lock();
+        all.retain(|w| w.strong_count() > 0);
+        all.iter().filter_map(Weak::upgrade).collect()
+    };
+    // Summed outside ALL's lock: dropping the last reference to a bubble
+    // here runs its drop, which takes no lock of ours but need not be
+    // nested under one.
+    live.iter().map(|b| b.state.lock().timers.live()).sum()
+}
+
 /// The bubble id of a channel that never becomes ready (a Background
 /// context's `done`): a wait on it is durable in every bubble, as a wait on
 /// Go's nil channel is.
@@ -203,6 +221,7 @@ impl Bubble {
             }),
             idle_tx,
         });
+        ALL.lock().push(Arc::downgrade(&b));
         (b, idle_rx)
     }
 

@@ -131,6 +131,11 @@ impl Timers {
         }
     }
 
+    /// Armed timers.
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
+
     /// The `when` of the top entry (stale or not), `NONE` if empty: never
     /// later than the earliest live deadline.
     fn top_when(&self) -> u64 {
@@ -341,10 +346,11 @@ pub(crate) fn next_when() -> u64 {
     NEXT_WHEN.load(Ordering::SeqCst)
 }
 
-/// Armed timers now (cancelled and fired ones are not counted), the
-/// process-wide heap's.
+/// Armed timers now (cancelled and fired ones are not counted): the
+/// process-wide heap's and every virtual-time bubble's.
 pub(crate) fn live_timers() -> usize {
-    TIMERS.lock().live
+    let process = TIMERS.lock().live;
+    process + bubble::live_timers()
 }
 
 /// The instant `n` [`nanotime`] units after the time base (`nanos`'s
