@@ -47,8 +47,10 @@ fn child_reports_gomaxprocs() {
     .unwrap();
 }
 
-/// The cgroup v1 cpu controller's mount point, if it is mounted writable.
-fn cpu_controller() -> Result<PathBuf, String> {
+/// The cgroup v1 cpu controller's mount point, if it is mounted writable
+/// (probed with a cgroup named after the calling test's `tag`, so tests
+/// running side by side do not collide).
+fn cpu_controller(tag: &str) -> Result<PathBuf, String> {
     let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
     let mount = mi
         .lines()
@@ -61,7 +63,7 @@ fn cpu_controller() -> Result<PathBuf, String> {
             cpu.then(|| PathBuf::from(mount_point))
         })
         .ok_or("no cgroup v1 cpu controller mounted")?;
-    let probe = mount.join(format!("gort-probe-{}", std::process::id()));
+    let probe = mount.join(format!("gort-probe-{}-{tag}", std::process::id()));
     std::fs::create_dir(&probe).map_err(|e| format!("{}: {e}", mount.display()))?;
     std::fs::remove_dir(&probe).map_err(|e| e.to_string())?;
     Ok(mount)
@@ -149,7 +151,7 @@ fn finish(mut c: Child) {
 
 #[test]
 fn a_cgroup_cpu_limit_sets_and_updates_gomaxprocs() {
-    let mount = match cpu_controller() {
+    let mount = match cpu_controller("limit") {
         Ok(m) => m,
         Err(why) => return println!("skipped: {why}"),
     };
@@ -172,7 +174,7 @@ fn a_cgroup_cpu_limit_sets_and_updates_gomaxprocs() {
 
 #[test]
 fn an_explicit_gomaxprocs_wins_and_godebug_turns_the_limit_off() {
-    let mount = match cpu_controller() {
+    let mount = match cpu_controller("explicit") {
         Ok(m) => m,
         Err(why) => return println!("skipped: {why}"),
     };

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use crate::stack::{check_stack_size, DEFAULT_STACK_SIZE};
+use crate::sys::cpus;
 use crate::throw::warn;
 
 /// Go's `_MaxGomaxprocs`: more Ps than this is taken as a mistake.
@@ -55,7 +56,7 @@ impl Config {
     pub(crate) fn from_env() -> Config {
         let godebug = std::env::var("GODEBUG").unwrap_or_default();
         let container_maxprocs = godebug_value(&godebug, "containermaxprocs") != Some("0");
-        let default_procs = crate::sched::maxprocs::default_gomaxprocs(container_maxprocs);
+        let default_procs = default_gomaxprocs(container_maxprocs);
         let (gomaxprocs, gomaxprocs_custom) = match std::env::var("GOMAXPROCS") {
             Ok(v) => match parse_gomaxprocs(&v) {
                 Ok(n) => (n, true),
@@ -110,6 +111,30 @@ impl Config {
             container_maxprocs,
         }
     }
+}
+
+/// Go's defaultGOMAXPROCS: the CPUs in the affinity mask, lowered to the
+/// cgroup CPU limit rounded up unless `container` is false
+/// (`GODEBUG=containermaxprocs=0`). Read at start, and again by sysmon
+/// about once a second (sched/maxprocs.rs).
+///
+/// One difference from Go: Go raises a limit below 2 to 2; gort does not,
+/// so a container limited to one CPU runs with one P. Go's floor protects a
+/// GC that wants a second thread; gort has no collector, and a P held by a
+/// goroutine stuck in a blocking call is handed off by sysmon, so one P is
+/// enough.
+pub(crate) fn default_gomaxprocs(container: bool) -> usize {
+    let cpus = cpus::affinity_cpus();
+    let limit = if container {
+        cpus::cgroup_cpu_limit()
+    } else {
+        None
+    };
+    let procs = match limit {
+        Some(l) => cpus.min((l.ceil() as usize).max(1)),
+        None => cpus,
+    };
+    procs.clamp(1, MAX_GOMAXPROCS)
 }
 
 /// The value of `key` in a GODEBUG string (`k=v,k=v`; the last one wins, as

@@ -145,7 +145,7 @@ pub fn set_gomaxprocs(n: usize) -> usize {
 pub fn set_default_gomaxprocs() -> usize {
     let s = sched::sched();
     sched::maxprocs::set_custom(false);
-    let n = sched::maxprocs::default_gomaxprocs(s.cfg.container_maxprocs);
+    let n = config::default_gomaxprocs(s.cfg.container_maxprocs);
     sched::set_gomaxprocs(n);
     n
 }

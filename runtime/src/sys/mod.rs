@@ -16,7 +16,8 @@
 //! sigaction, sigaltstack, errno, write(2), abort. signal_preempt.rs: the
 //! signal frame (PC, SP, mask), tgkill, futexes, where the loader put an
 //! object. async_preempt.rs (x86_64): the preemption trampoline. diag.rs:
-//! the coarse clock, atexit. Nothing here keeps state except a latch saying
+//! the coarse clock, atexit. cpus.rs: the CPUs the process may use (its
+//! affinity mask, its cgroup's CPU limit). Nothing here keeps state except a latch saying
 //! whether `process_madvise` works (linux.rs) and the trampoline's save-area
 //! size.
 //!
@@ -25,6 +26,7 @@
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod async_preempt;
+pub(crate) mod cpus;
 mod diag;
 mod linux;
 mod signal_preempt;
