@@ -16,8 +16,11 @@ use std::time::{Duration, Instant};
 
 use gort::chan::bounded;
 use gort::context::{self, ContextError};
+use gort::signal::Signal;
 use gort::testing::{run_virtual, wait};
 use gort::time::{now, sleep, Ticker, Timer};
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
 
 const LIMIT: Duration = Duration::from_secs(120);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -347,7 +350,8 @@ fn wait_reason_of(id: u64) -> Option<String> {
 
 fn outside_things_body() {
     // Made outside the bubble: two channels, a wait group, a goroutine, a
-    // context (whose done channel is first asked for inside).
+    // context (whose done channel is first asked for inside); and signals
+    // come from outside.
     let (tx, rx) = bounded::<u32>(0);
     let (tx2, rx2) = bounded::<u32>(0);
     let (stop_tx, stop_rx) = bounded::<()>(0);
@@ -383,6 +387,7 @@ fn outside_things_body() {
         done.done();
         cancel.cancel();
         stop_tx.send(()).unwrap();
+        kill(Pid::this(), Signal::SIGUSR2).unwrap();
         durable
     });
     let (got, moved, at_the_end) = run_virtual(move || {
@@ -405,6 +410,11 @@ fn outside_things_body() {
             now() - t0
         });
         let e = gort::go!(move || (outsider.join().unwrap().unwrap(), now() - t0));
+        let sig = gort::signal::notify(&[Signal::SIGUSR2]);
+        let f = gort::go!(move || {
+            assert_eq!(sig.recv(), Ok(Signal::SIGUSR2));
+            now() - t0
+        });
         let waits = vec![
             (sleeper.id(), "sleep"),
             (a.id(), "chan receive"),
@@ -412,6 +422,7 @@ fn outside_things_body() {
             (c.id(), "sync.WaitGroup.Wait"),
             (d.id(), "chan receive"),
             (e.id(), "join"),
+            (f.id(), "chan receive"),
         ];
         ids_tx.send(waits).unwrap();
         let (from_outsider, te) = e.join().unwrap();
@@ -419,8 +430,13 @@ fn outside_things_body() {
         let (vb, tb) = b.join().unwrap();
         let tc = c.join().unwrap();
         let td = d.join().unwrap();
+        let tf = f.join().unwrap();
         sleeper.join().unwrap();
-        ((from_outsider, va, vb), [ta, tb, tc, td, te], now() - t0)
+        (
+            (from_outsider, va, vb),
+            [ta, tb, tc, td, te, tf],
+            now() - t0,
+        )
     });
     let durable = feeder.join().unwrap();
     assert!(
@@ -428,9 +444,11 @@ fn outside_things_body() {
         "durable waits on outside things: {durable:?}"
     );
     assert_eq!(got, (7, 1, 2));
+    // Each wait was checked above (the dump); this checks the bubble: its
+    // clock held until the last of them was answered.
     assert_eq!(
         moved,
-        [Duration::ZERO; 5],
+        [Duration::ZERO; 6],
         "the clock moved while the bubble waited on things made outside it"
     );
     assert_eq!(at_the_end, HOUR);
@@ -472,6 +490,65 @@ fn stats_and_metrics_count_a_bubble_timers() {
         LIMIT,
         "stats_and_metrics_count_a_bubble_timers",
         counted_timers_body,
+    );
+}
+
+fn timer_clock_body() {
+    // Made outside: real time, even when reset inside.
+    let outside = Timer::new(HOUR);
+    let inside = run_virtual(move || {
+        let (t0, real) = (now(), Instant::now());
+        outside.reset(Duration::from_millis(5));
+        outside.chan().recv().unwrap();
+        assert!(real.elapsed() >= Duration::from_millis(5), "not real time");
+        assert_eq!(now(), t0, "the virtual clock moved");
+        Timer::new(HOUR)
+    });
+    // Made inside: the ended bubble's clock is stopped for good, so a
+    // reset outside falls back to real time.
+    let real = Instant::now();
+    inside.reset(Duration::from_millis(5));
+    inside.chan().recv().unwrap();
+    assert!(real.elapsed() >= Duration::from_millis(5));
+}
+
+#[test]
+fn a_timer_keeps_the_clock_it_was_made_on() {
+    common::at_p1_and_p2(
+        LIMIT,
+        "a_timer_keeps_the_clock_it_was_made_on",
+        timer_clock_body,
+    );
+}
+
+fn wait_group_rounds_body() {
+    // One WaitGroup, a round in each of two bubbles: each round's adds tie
+    // it to that round's bubble.
+    let wg = gort::sync::WaitGroup::new();
+    for round in 0..2 {
+        let wg = wg.clone();
+        let took = run_virtual(move || {
+            let t0 = now();
+            wg.add(1);
+            let w = wg.clone();
+            let h = gort::go!(move || {
+                sleep(HOUR);
+                w.done();
+            });
+            wg.wait();
+            h.join().unwrap();
+            now() - t0
+        });
+        assert_eq!(took, HOUR, "round {round}");
+    }
+}
+
+#[test]
+fn a_wait_group_belongs_to_the_bubble_of_its_adds() {
+    common::at_p1_and_p2(
+        LIMIT,
+        "a_wait_group_belongs_to_the_bubble_of_its_adds",
+        wait_group_rounds_body,
     );
 }
 

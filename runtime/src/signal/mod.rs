@@ -77,7 +77,9 @@ const RESERVED: [Signal; 7] = [
 /// ```
 pub fn notify(signals: &[Signal]) -> Receiver<Signal> {
     let mask = mask_of(signals);
-    let (tx, rx) = chan::bounded(BUFFER);
+    // Outside every virtual-time bubble, wherever it is made: signals come
+    // from outside, so waiting for one is never durable (testing/bubble.rs).
+    let (tx, rx) = chan::bounded_in(BUFFER, 0);
     let id = rx.chan_addr();
     if let Err(e) = registry::add(id, mask, tx) {
         panic!("gort::signal::notify: {e}");

@@ -40,9 +40,10 @@ pub struct WaitGroup {
 struct WgState {
     count: isize,
     waiters: WaitQ<()>,
-    /// The virtual-time bubble of the first `add` made in one (0: none
-    /// yet; testing/bubble.rs): a wait is durable only inside it (Go 1.25
-    /// ties a WaitGroup to a bubble the same way).
+    /// The virtual-time bubble (testing/bubble.rs) that every `add` since
+    /// the counter left zero came from; 0 if one came from outside every
+    /// bubble or they disagree. A wait is durable only inside it (Go 1.25
+    /// ties a WaitGroup to a bubble the same way, and forgets it at zero).
     bubble: u64,
 }
 
@@ -73,8 +74,10 @@ impl WaitGroup {
     pub fn add(&self, delta: isize) {
         let here = bubble::current_id();
         let mut st = self.inner.lock();
-        if st.bubble == 0 {
+        if st.count == 0 {
             st.bubble = here;
+        } else if st.bubble != here {
+            st.bubble = 0;
         }
         st.count += delta;
         if st.count < 0 {

@@ -50,7 +50,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -77,6 +77,10 @@ pub(crate) struct Bubble {
     /// Tells the driver the bubble may be idle (capacity 1: a token
     /// already waiting says the same).
     idle_tx: Sender<()>,
+    /// The bubble has ended ([`drop_timers`](Bubble::drop_timers)): its
+    /// clock stopped for good. Relaxed: a hint for timers made in it and
+    /// armed later (time/runtime_timer.rs), which then use the real clock.
+    ended: AtomicBool,
 }
 
 /// Everything under the bubble's lock.
@@ -158,12 +162,15 @@ pub(crate) fn current_id() -> u64 {
 }
 
 /// Every bubble made, for [`live_timers`]; weak, so a bubble still ends
-/// with its driver. Dead entries are pruned there.
+/// with its driver. Dead entries are pruned there and by each new bubble.
 static ALL: Mutex<Vec<Weak<Bubble>>> = Mutex::new(Vec::new());
 
 /// Timers armed now in every live bubble (`Stats::timers` and the metrics
 /// count them with the process-wide ones).
 pub(crate) fn live_timers() -> usize {
+    if LAST_ID.load(Ordering::Relaxed) == 0 {
+        return 0;
+    }
     let live: Vec<Arc<Bubble>> = {
         let mut all = ALL.lock();
         all.retain(|w| w.strong_count() > 0);
@@ -220,9 +227,18 @@ impl Bubble {
                 main_done: false,
             }),
             idle_tx,
+            ended: AtomicBool::new(false),
         });
-        ALL.lock().push(Arc::downgrade(&b));
+        let mut all = ALL.lock();
+        all.retain(|w| w.strong_count() > 0);
+        all.push(Arc::downgrade(&b));
+        drop(all);
         (b, idle_rx)
+    }
+
+    /// True once the bubble has ended (its clock stopped for good).
+    pub(crate) fn ended(&self) -> bool {
+        self.ended.load(Ordering::Relaxed)
     }
 
     /// The virtual now.
@@ -341,6 +357,7 @@ impl Bubble {
     /// stopped, they can never fire, and their callbacks may hold timer
     /// ids that hold the bubble.
     pub(crate) fn drop_timers(&self) {
+        self.ended.store(true, Ordering::Relaxed);
         let timers = std::mem::replace(&mut self.state.lock().timers, Timers::new());
         drop(timers);
     }
@@ -372,7 +389,7 @@ impl Bubble {
 }
 
 /// The blocked members, as Go's traceback headers name them: `goroutine 7
-/// [chan receive]`, the first eight by id.
+/// [chan receive (durable)]`, the first eight by id.
 fn describe(members: &BTreeMap<u64, &'static GInfo>) -> String {
     const SHOWN: usize = 8;
     let mut s = format!("{} blocked:", members.len());

@@ -40,16 +40,19 @@
 //! # Durably blocked
 //! A goroutine is durably blocked while it waits on something of its own
 //! bubble, which only the bubble can end: a channel made in the bubble (also
-//! in `select!`, when every channel of it was), a sleep, a join of a
-//! goroutine of the bubble, a `WaitGroup` first added to in the bubble, a
-//! `Cond`, or [`wait`]. As in Go 1.25, a channel, timer, context, wait group
-//! or goroutine belongs to the bubble it was made in: a wait on one made
-//! outside is not durable, since something outside may end it, and the
-//! clock stands still while it lasts. A wait for a `Mutex`, `RwLock`,
-//! `Semaphore`, `Once`, I/O or a future is not durable either. So a bubble
-//! whose goroutines wait for a mutex held by a durably blocked one never
-//! goes idle; keep mutexes short, as Go's synctest advises. The goroutine
-//! dump marks a durable wait: `[chan receive (durable)]`.
+//! in `select!`, when every channel of it was), a sleep, a timer made in the
+//! bubble, a join of a goroutine of the bubble, a `WaitGroup` whose adds
+//! since it left zero all came from the bubble, a `Cond`, or [`wait`]. As
+//! in Go 1.25, a channel, timer, context, wait group or goroutine belongs to
+//! the bubble it was made in (a context derived inside from one made
+//! outside belongs to the bubble): a wait on one made outside is not
+//! durable, since something outside may end it, and the clock stands still
+//! while it lasts. A wait for a `Mutex`, `RwLock`, `Semaphore`, `Once`, a
+//! signal, I/O or a future is not durable either. So a bubble whose
+//! goroutines wait for a mutex held by a durably blocked one never goes
+//! idle; keep mutexes short, as Go's synctest advises. The goroutine dump
+//! tells a durable channel, select, wait-group or join wait by a mark:
+//! `[chan receive (durable)]`.
 //!
 //! The other way round is not checked: Go panics when a goroutine outside
 //! the bubble uses a channel made inside; gort lets it, but a bubble
@@ -61,7 +64,7 @@
 //! When every goroutine of the bubble is durably blocked and no timer is
 //! pending, nothing can ever wake them: `run_virtual` panics with
 //! `deadlock: all goroutines in bubble are blocked`, naming them and what
-//! they wait for (`goroutine 7 [chan receive]`), where a real-time test
+//! they wait for (`goroutine 7 [chan receive (durable)]`), where a real-time test
 //! would hang. The main goroutine's return stops the clock: if others
 //! are then blocked for good (even on a timer) it panics with `deadlock:
 //! main bubble goroutine has exited but blocked goroutines remain`. The

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::m;
 use crate::sched;
+use crate::testing::bubble::Bubble;
 
 mod runtime_timer;
 mod ticker;
@@ -62,7 +63,12 @@ pub(crate) use timers::{
 /// assert_eq!(t, Duration::from_secs(3600));
 /// ```
 pub fn now() -> Instant {
-    match crate::testing::bubble::current() {
+    now_in(crate::testing::bubble::current().as_deref())
+}
+
+/// The time on `bubble`'s clock, or the real time for None.
+pub(crate) fn now_in(bubble: Option<&Bubble>) -> Instant {
+    match bubble {
         Some(b) => b.now(),
         None => Instant::now(),
     }
@@ -71,6 +77,11 @@ pub fn now() -> Instant {
 /// The deadline `d` from [`now`]; far in the future if that overflows.
 pub(crate) fn deadline_after(d: Duration) -> Instant {
     add_saturating(now(), d)
+}
+
+/// The deadline `d` from [`now_in`]`(bubble)`.
+pub(crate) fn deadline_after_in(bubble: Option<&Bubble>, d: Duration) -> Instant {
+    add_saturating(now_in(bubble), d)
 }
 
 /// The deadline `d` from the real clock, for I/O deadlines, which the

@@ -22,6 +22,14 @@
 //! `Ticker` hold it too. `after_func` timers have no receiver to lose: they
 //! run unless stopped, as Go's do.
 //!
+//! # Its clock
+//! A timer keeps the clock it was made on: made inside a virtual-time
+//! bubble, every arming (a reset from anywhere, a ticker's next tick) goes
+//! on that bubble's heap and clock, like its channel, which belongs to the
+//! bubble too (testing/bubble.rs); made outside, on the real ones. Once the
+//! bubble has ended its clock is stopped for good, and the timer falls
+//! back to the real clock.
+//!
 //! # Locks
 //! Order: this timer's state, then the heap (`add_timer`, `cancel_timer`)
 //! or the channel (`try_send`, `try_recv`). The heap's callback runs outside
@@ -32,16 +40,19 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use super::deadline_after;
-use super::timers::{add_timer, cancel_timer, TimerId};
+use super::timers::{add_timer_in, cancel_timer, TimerId};
+use super::{deadline_after_in, now_in};
 use crate::chan::{self, Receiver, Sender, TrySendError};
 use crate::lock::Mutex;
+use crate::testing::bubble::{self, Bubble};
 
 /// A timer of the `time` package. Invariant: `state.id` is Some exactly
 /// while a heap timer armed with `state.seq` is pending.
 pub(crate) struct RuntimeTimer {
     state: Mutex<State>,
     action: Action,
+    /// The virtual-time bubble it was made in (module header, "Its clock").
+    bubble: Option<Arc<Bubble>>,
 }
 
 /// Everything under the timer's lock.
@@ -92,7 +103,13 @@ impl RuntimeTimer {
                 period,
             }),
             action,
+            bubble: bubble::current(),
         })
+    }
+
+    /// The bubble whose clock it runs on, None for the real clock.
+    fn clock(&self) -> Option<&Arc<Bubble>> {
+        self.bubble.as_ref().filter(|b| !b.ended())
     }
 
     /// Disarms (draining `rx`, when given, of values already delivered) and
@@ -110,7 +127,8 @@ impl RuntimeTimer {
         if period.is_some() {
             st.period = period;
         }
-        self.arm(&mut st, deadline_after(d));
+        let when = deadline_after_in(self.clock().map(|b| &**b), d);
+        self.arm(&mut st, when);
         pending
     }
 
@@ -124,7 +142,8 @@ impl RuntimeTimer {
     /// Arms a heap timer for `when` with the current `seq`.
     fn arm(self: &Arc<Self>, st: &mut State, when: Instant) {
         let (seq, me) = (st.seq, self.clone());
-        st.id = Some(add_timer(when, move || me.fire(seq, when)));
+        let clock = self.clock().cloned();
+        st.id = Some(add_timer_in(clock, when, move || me.fire(seq, when)));
     }
 
     /// The heap callback (on whichever thread runs timers; it must not
@@ -136,7 +155,7 @@ impl RuntimeTimer {
             return;
         }
         st.id = None;
-        let now = super::now();
+        let now = now_in(self.clock().map(|b| &**b));
         let call = match &self.action {
             Action::Send(tx) => {
                 if let Err(TrySendError::Disconnected(_)) = tx.try_send(now) {

@@ -396,9 +396,24 @@ pub(crate) fn add_timer_ready(deadline: Instant, g: GRef) -> TimerId {
     add(deadline, TimerFn::Ready(g))
 }
 
+/// [`add_timer`] on `bubble`'s heap and clock (None: the real ones),
+/// whoever calls: a `Timer` stays on the clock it was made on.
 #[inline(never)]
+pub(crate) fn add_timer_in(
+    bubble: Option<Arc<Bubble>>,
+    deadline: Instant,
+    callback: impl FnOnce() + Send + 'static,
+) -> TimerId {
+    add_in(bubble, deadline, TimerFn::Call(Box::new(callback)))
+}
+
 fn add(deadline: Instant, f: TimerFn) -> TimerId {
-    match bubble::current() {
+    add_in(bubble::current(), deadline, f)
+}
+
+#[inline(never)]
+fn add_in(bubble: Option<Arc<Bubble>>, deadline: Instant, f: TimerFn) -> TimerId {
+    match bubble {
         Some(b) => {
             let (slot, gen) = b.add_timer(nanos(deadline), f);
             TimerId {
