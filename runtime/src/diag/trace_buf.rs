@@ -133,7 +133,13 @@ impl ThreadBuf {
         let hi = self.done.load(Ordering::Relaxed);
         let spare = self.spill.lock().spare.take();
         let mut chunk = spare.unwrap_or_else(|| Vec::with_capacity(RING));
-        chunk.extend(self.copy(hi - RING as u64, hi));
+        // The ring is full and its oldest record is in slot 0 (`hi` is a
+        // multiple of RING): the records in order are the slots in order.
+        debug_assert!(hi.is_multiple_of(RING as u64));
+        chunk.extend(self.ring.chunks_exact(WORDS).map(|w| {
+            // Relaxed: the owner's own writes.
+            [0, 1, 2, 3].map(|i| w[i].load(Ordering::Relaxed))
+        }));
         let mut s = self.spill.lock();
         s.len += chunk.len();
         s.chunks.push_back(chunk);
