@@ -303,7 +303,6 @@ pub fn select(cases: &[&dyn SelectCase], mode: SelectMode) -> bool {
     }
 }
 
-/// Step 1: the first case, in `order`, that completes without waiting.
 /// True if every case's channel was made in the running goroutine's
 /// bubble: only then is the select durable there (Go's allSynctest).
 fn all_own(cases: &[&dyn SelectCase]) -> bool {
@@ -311,6 +310,7 @@ fn all_own(cases: &[&dyn SelectCase]) -> bool {
     me != 0 && cases.iter().all(|c| bubble::owned_by(c.bubble(), me))
 }
 
+/// Step 1: the first case, in `order`, that completes without waiting.
 fn poll(cases: &[&dyn SelectCase], order: &[usize]) -> bool {
     for &i in order {
         if cases[i].try_select() {

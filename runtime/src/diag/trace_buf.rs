@@ -138,7 +138,7 @@ impl ThreadBuf {
         debug_assert!(hi.is_multiple_of(RING as u64));
         chunk.extend(self.ring.chunks_exact(WORDS).map(|w| {
             // Relaxed: the owner's own writes.
-            [0, 1, 2, 3].map(|i| w[i].load(Ordering::Relaxed))
+            std::array::from_fn(|i| w[i].load(Ordering::Relaxed))
         }));
         let mut s = self.spill.lock();
         s.len += chunk.len();

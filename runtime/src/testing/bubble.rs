@@ -18,11 +18,12 @@
 //! itself, and a wait on a channel, `select!`, join or WaitGroup of its own
 //! bubble (`WaitReason::durable`). Things belong to the bubble they were
 //! made in: a channel and a context record [`current_id`] when made, a
-//! WaitGroup at its first `add`, a goroutine is a member; the park site
+//! WaitGroup the bubble of its adds, a goroutine is a member; the park site
 //! picks the durable "synctest" wait reason only when that is the waiter's
-//! bubble ([`is_own`], [`has_member`], `WaitReason::bubbled`). A mutex wait, I/O, a blocking call, a
-//! `block_on`, or a wait on something made outside is not durable:
-//! something outside may end it, so the bubble is not idle while one lasts.
+//! bubble ([`is_own`], [`has_member`], `WaitReason::bubbled`). A mutex
+//! wait, I/O, a blocking call, a `block_on`, or a wait on something made
+//! outside is not durable: something outside may end it, so the bubble is
+//! not idle while one lasts.
 //!
 //! # The count is exact, whatever the park race
 //! gort has no unlock callback on park: a waker may `ready` a goroutine
@@ -151,14 +152,7 @@ pub(crate) fn current_id() -> u64 {
     if LAST_ID.load(Ordering::Relaxed) == 0 {
         return 0;
     }
-    if let Some(g) = m::current_g() {
-        if let Some(b) = &g.get().bubble {
-            return b.id;
-        }
-    }
-    DRIVING
-        .try_with(|d| d.borrow().as_ref().map_or(0, |b| b.id))
-        .unwrap_or(0)
+    current().map_or(0, |b| b.id)
 }
 
 /// Every bubble made, for [`live_timers`]; weak, so a bubble still ends

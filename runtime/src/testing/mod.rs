@@ -64,8 +64,8 @@
 //! When every goroutine of the bubble is durably blocked and no timer is
 //! pending, nothing can ever wake them: `run_virtual` panics with
 //! `deadlock: all goroutines in bubble are blocked`, naming them and what
-//! they wait for (`goroutine 7 [chan receive (durable)]`), where a real-time test
-//! would hang. The main goroutine's return stops the clock: if others
+//! they wait for (`goroutine 7 [chan receive (durable)]`), where a
+//! real-time test would hang. The main goroutine's return stops the clock: if others
 //! are then blocked for good (even on a timer) it panics with `deadlock:
 //! main bubble goroutine has exited but blocked goroutines remain`. The
 //! blocked goroutines are left parked.
